@@ -1,0 +1,56 @@
+"""The typer application object, its command groups, and the helpers every command shares.
+
+Commands live in sibling modules that import this one and register themselves; ``main`` (in the
+package ``__init__``) turns a :class:`~lineagegraph.errors.LineageGraphError` into a one-line
+message on stderr and its exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from lineagegraph.settings import Settings
+from lineagegraph.store import GraphStore
+
+app = typer.Typer(
+    name="lineagegraph",
+    help="A lineage graph on Neo4j: import provenance, query it, export it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+import_app = typer.Typer(help="Import lineage from a source into the graph.", no_args_is_help=True)
+export_app = typer.Typer(help="Write part of the graph out (PROV document, HTML page).", no_args_is_help=True)
+server_app = typer.Typer(help="Run the local Neo4j server (no Docker needed).", no_args_is_help=True)
+imports_app = typer.Typer(help="List or remove recorded import runs.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(export_app, name="export")
+app.add_typer(server_app, name="server")
+app.add_typer(imports_app, name="imports")
+
+
+def is_quiet(quiet: bool) -> bool:
+    """Quiet when asked, or when stderr is not a terminal (cron, pipes)."""
+    return quiet or not sys.stderr.isatty()
+
+
+@contextmanager
+def open_store(*, quiet: bool = False, init: bool = True) -> Iterator[GraphStore]:
+    """Connect with the configured settings (starting the local server if needed)."""
+    store = GraphStore.connect(Settings(), quiet=quiet)
+    try:
+        if init:
+            store.init_schema()
+        yield store
+    finally:
+        store.close()
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))

@@ -1,0 +1,88 @@
+"""Commands that run the local server, create the schema, and manage import runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from lineagegraph.cli._app import app, imports_app, open_store, print_json, server_app
+from lineagegraph.server import LocalServer
+from lineagegraph.settings import Settings
+
+
+def _local_server() -> LocalServer:
+    settings = Settings()
+    return LocalServer(settings.server_home, settings.server_port, heap_mb=settings.server_heap_mb,
+                       page_cache_mb=settings.server_page_cache_mb)
+
+
+@server_app.command("start")
+def server_start(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt to accept logins.")] = 180.0,
+) -> None:
+    """Start the local Neo4j (fetches the jars once) and wait until it is ready."""
+    status = _local_server().start(timeout=timeout)
+    typer.echo(f"Neo4j {status.describe()}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the local Neo4j cleanly."""
+    server = _local_server()
+    typer.echo("stopped" if server.stop() else f"not running (data in {server.home})")
+
+
+@server_app.command("status")
+def server_status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False) -> None:
+    """Say whether the local Neo4j runs, where, and on which port. Exit 1 when it does not."""
+    status = _local_server().status()
+    if as_json:
+        print_json({"running": status.running, "pid": status.pid, "uri": status.uri, "home": str(status.home)})
+    else:
+        typer.echo(f"Neo4j {status.describe()}")
+    if not status.running:
+        raise typer.Exit(1)
+
+
+@app.command("init")
+def init(quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False) -> None:
+    """Create the graph's constraints and indexes (safe to run again)."""
+    with open_store(quiet=quiet, init=False) as store:
+        statements = store.init_schema()
+    if not quiet:
+        typer.echo(f"schema ready ({len(statements)} constraints and indexes)")
+
+
+@imports_app.command("list")
+def imports_list(
+    limit: Annotated[int, typer.Option(min=1, help="Newest runs first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List import runs, newest first."""
+    with open_store(quiet=True) as store:
+        runs = [row["run"] for row in store.import_runs(limit)]
+    if as_json:
+        print_json(runs)
+        return
+    for run in runs:
+        typer.echo(
+            f"{run['id']}  {run.get('status', '?'):8} {run.get('importer', '?'):10} "
+            f"nodes +{run.get('nodes_created', 0)} ~{run.get('nodes_updated', 0)}  "
+            f"rels +{run.get('relationships_created', 0)} ~{run.get('relationships_updated', 0)}  "
+            f"{run.get('source', '')}"
+        )
+
+
+@imports_app.command("remove")
+def imports_remove(
+    run_id: Annotated[str, typer.Argument(help="An id from 'imports list'.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Remove what only this import run wrote; other runs' data stays."""
+    with open_store(quiet=True) as store:
+        counts = store.remove_import_run(run_id)
+    if as_json:
+        print_json({"run_id": run_id, **counts})
+    else:
+        typer.echo(f"removed run {run_id}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))

@@ -1,0 +1,1 @@
+"""The query library: one ``.cypher`` template per query, shipped as package data."""

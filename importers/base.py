@@ -1,0 +1,80 @@
+"""The contract every importer implements, and the one loop that writes what importers read.
+
+Contract: an importer has a ``name`` (recorded on each ``ImportRun``) and ``units(source)``, which
+yields :class:`ImportUnit` values. A unit is written all-or-nothing. An importer validates a unit
+completely before yielding it and raises :class:`~lineagegraph.errors.InputError` naming the
+file/line/object at fault, so bad input never produces a half-written import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lineagegraph.errors import InputError
+from lineagegraph.model import Element, Relation
+from lineagegraph.store import GraphStore, ImportSummary
+
+__all__ = ["ImportOutcome", "ImportUnit", "Importer", "run_import"]
+
+
+@dataclass
+class ImportUnit:
+    """One all-or-nothing batch: where it came from, and what it says."""
+
+    source: str
+    elements: list[Element] = field(default_factory=list)
+    relations: list[Relation] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        return len(self.elements) + len(self.relations)
+
+
+class Importer(Protocol):
+    """What every importer provides."""
+
+    name: str
+
+    def units(self, source: str) -> Iterator[ImportUnit]:
+        """Read ``source`` and yield validated units; raise ``InputError`` on bad input."""
+        ...
+
+
+@dataclass
+class ImportOutcome:
+    """What a multi-source import did: one summary per written unit, one error per bad source."""
+
+    summaries: list[ImportSummary] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def run_import(
+    store: GraphStore,
+    importer: Importer,
+    sources: Iterable[str],
+    *,
+    on_unit: Callable[[ImportUnit], Callable[[int], None] | None] | None = None,
+) -> ImportOutcome:
+    """Import every source; a bad source is reported and skipped, the others still land.
+
+    ``on_unit`` is called before each unit is written and may return a progress callback that
+    receives the number of rows written per batch.
+    """
+    outcome = ImportOutcome()
+    for source in sources:
+        try:
+            for unit in importer.units(source):
+                progress = on_unit(unit) if on_unit else None
+                outcome.summaries.append(
+                    store.import_elements(importer.name, unit.source, unit.elements, unit.relations,
+                                          progress=progress)
+                )
+        except InputError as exc:
+            outcome.errors.append(exc)
+    return outcome

@@ -1,0 +1,7 @@
+"""``python -m lineagegraph`` runs the command line."""
+
+import sys
+
+from lineagegraph.cli import main
+
+sys.exit(main())

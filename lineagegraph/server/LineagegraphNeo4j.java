@@ -1,0 +1,62 @@
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+import org.neo4j.configuration.GraphDatabaseSettings;
+import org.neo4j.configuration.connectors.BoltConnector;
+import org.neo4j.configuration.helpers.SocketAddress;
+import org.neo4j.dbms.api.DatabaseManagementService;
+import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
+
+/**
+ * Runs a Neo4j Community DBMS in this JVM with only the Bolt connector, for lineagegraph's
+ * "server start" when no Docker engine or Neo4j installation is at hand.
+ *
+ * Arguments: HOME_DIR BOLT_PORT PAGE_CACHE_MIB PASSWORD_FILE.
+ * The password is read from a file (never the command line, where `ps` would show it) and is set
+ * for the built-in `neo4j` user when the store is first created. SIGTERM runs the shutdown hook,
+ * which closes the store cleanly.
+ */
+public final class LineagegraphNeo4j {
+    private LineagegraphNeo4j() {}
+
+    public static void main(String[] args) throws Exception {
+        if (args.length != 4) {
+            System.err.println("usage: LineagegraphNeo4j HOME_DIR BOLT_PORT PAGE_CACHE_MIB PASSWORD_FILE");
+            System.exit(2);
+        }
+        Path home = Path.of(args[0]).toAbsolutePath();
+        int port = Integer.parseInt(args[1]);
+        long pageCacheBytes = Long.parseLong(args[2]) * 1024L * 1024L;
+        String password = Files.readString(Path.of(args[3]), StandardCharsets.UTF_8).strip();
+        boolean firstStart = !Files.exists(home.resolve("data").resolve("databases").resolve("system"));
+
+        DatabaseManagementService dbms = new DatabaseManagementServiceBuilder(home)
+                .setConfig(BoltConnector.enabled, true)
+                .setConfig(BoltConnector.listen_address, new SocketAddress("127.0.0.1", port))
+                .setConfig(GraphDatabaseSettings.auth_enabled, true)
+                .setConfig(GraphDatabaseSettings.pagecache_memory, pageCacheBytes)
+                .build();
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.out.println("lineagegraph-neo4j: shutting down");
+            dbms.shutdown();
+            stopped.countDown();
+            System.out.println("lineagegraph-neo4j: stopped");
+        }));
+
+        if (firstStart) {
+            // The embedded API runs as an internal user, so it may set the password without the
+            // expired-credentials dance a Bolt client would need.
+            dbms.database(GraphDatabaseSettings.SYSTEM_DATABASE_NAME).executeTransactionally(
+                    "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
+                    Map.of("password", password));
+        }
+        System.out.println("lineagegraph-neo4j: ready on bolt://127.0.0.1:" + port);
+        System.out.flush();
+        stopped.await();
+    }
+}

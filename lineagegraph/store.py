@@ -1,0 +1,390 @@
+"""The graph store: connection, schema, batched idempotent writes, and import-run bookkeeping.
+
+Writes are ``UNWIND $rows ... MERGE`` batches inside one managed write transaction per import unit
+(a file, a batch of objects), so an import is all-or-nothing and the driver retries it on
+transient errors (two cron jobs colliding). Labels and relationship types are interpolated only
+from the enums in :mod:`lineagegraph.model`; every value travels as a parameter.
+
+Each import unit is an ``ImportRun`` node (outside the PROV labels). Every node and relationship
+lists the runs that wrote it in ``import_runs`` and names the run that created it in
+``created_by``, which is what ``imports remove`` undoes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, LiteralString, cast
+
+import neo4j
+from neo4j import GraphDatabase, ManagedTransaction
+
+from lineagegraph.errors import ConfigError, LineageGraphError, NotFoundError, ServerError
+from lineagegraph.model import EXTRA_LABELS, Element, ElementKind, Relation, RelationType
+from lineagegraph.settings import Settings
+
+__all__ = ["Counts", "GraphStore", "GraphWriter", "ImportSummary"]
+
+SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
+    "CREATE CONSTRAINT element_id IF NOT EXISTS FOR (n:Element) REQUIRE n.id IS UNIQUE",
+    "CREATE CONSTRAINT import_run_id IF NOT EXISTS FOR (r:ImportRun) REQUIRE r.id IS UNIQUE",
+    "CREATE INDEX element_label IF NOT EXISTS FOR (n:Element) ON (n.label)",
+    "CREATE INDEX entity_generated_at IF NOT EXISTS FOR (n:Entity) ON (n.generated_at)",
+    "CREATE INDEX activity_started_at IF NOT EXISTS FOR (n:Activity) ON (n.started_at)",
+    "CREATE INDEX element_created_by IF NOT EXISTS FOR (n:Element) ON (n.created_by)",
+    "CREATE TEXT INDEX element_id_text IF NOT EXISTS FOR (n:Element) ON (n.id)",
+    "CREATE FULLTEXT INDEX element_search IF NOT EXISTS FOR (n:Element) ON EACH [n.label, n.id]",
+)
+
+# Appends the current run to a list property without duplicates (no APOC needed).
+_TOUCH = "CASE WHEN $run IN coalesce({v}.import_runs, []) THEN {v}.import_runs ELSE coalesce({v}.import_runs, []) + $run END"
+
+
+def _touch(var: LiteralString) -> LiteralString:
+    return cast(LiteralString, _TOUCH.replace("{v}", var))
+
+
+@dataclass
+class Counts:
+    """How many nodes/relationships an import created, changed, or found as they were."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def add(self, created: int, updated: int, total: int) -> None:
+        self.created += created
+        self.updated += updated
+        self.unchanged += total - created - updated
+
+    @property
+    def total(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+
+@dataclass
+class ImportSummary:
+    """The outcome of one import run, as printed by the CLI and stored on the ``ImportRun`` node."""
+
+    run_id: str
+    importer: str
+    source: str
+    nodes: Counts = field(default_factory=Counts)
+    relationships: Counts = field(default_factory=Counts)
+    status: str = "running"
+    error: str | None = None
+
+    def line(self) -> str:
+        n, r = self.nodes, self.relationships
+        return (
+            f"{self.source}: {self.status}; nodes {n.created} created, {n.updated} updated, "
+            f"{n.unchanged} unchanged; relationships {r.created} created, {r.updated} updated, "
+            f"{r.unchanged} unchanged (run {self.run_id})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "importer": self.importer,
+            "source": self.source,
+            "status": self.status,
+            "error": self.error,
+            "nodes": vars(self.nodes) | {"total": self.nodes.total},
+            "relationships": vars(self.relationships) | {"total": self.relationships.total},
+        }
+
+
+def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> LiteralString:
+    labels = ":".join((kind.value, *extra))
+    assert kind in ElementKind and all(lbl in EXTRA_LABELS for lbl in extra)
+    return cast(
+        LiteralString,
+        f"""
+UNWIND $rows AS row
+MERGE (n:Element {{id: row.id}})
+  ON CREATE SET n.created_by = $run
+WITH n, row, properties(n) AS before
+SET n += row.props, n:{labels}
+REMOVE n.stub
+SET n.import_runs = {_touch("n")}
+WITH row, before,
+     before.created_by = $run AND before.import_runs IS NULL AS created
+RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
+       sum(CASE WHEN NOT created AND (coalesce(before.stub, false)
+            OR any(k IN keys(row.props) WHERE before[k] IS NULL OR before[k] <> row.props[k]))
+           THEN 1 ELSE 0 END) AS updated,
+       count(*) AS total
+""",
+    )
+
+
+def _endpoint(var: LiteralString, key: LiteralString, kind: ElementKind | None) -> LiteralString:
+    label = f", {var}:{kind.value}" if kind else ""
+    return cast(
+        LiteralString,
+        f"""MERGE ({var}:Element {{id: row.{key}}})
+  ON CREATE SET {var}.stub = true, {var}.created_by = $run{label}
+SET {var}.import_runs = {_touch(var)}
+""",
+    )
+
+
+def _relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> LiteralString:
+    assert rel_type in RelationType
+    return cast(
+        LiteralString,
+        "UNWIND $rows AS row\n"
+        + _endpoint("a", "start", start)
+        + "WITH a, row\n"
+        + _endpoint("b", "end", end)
+        + f"""WITH a, b, row
+MERGE (a)-[r:{rel_type.value} {{key: row.key}}]->(b)
+  ON CREATE SET r.created_by = $run
+WITH r, row, properties(r) AS before
+SET r += row.props
+SET r.import_runs = {_touch("r")}
+WITH row, before, before.created_by = $run AND before.import_runs IS NULL AS created
+RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
+       sum(CASE WHEN NOT created
+            AND any(k IN keys(row.props) WHERE before[k] IS NULL OR before[k] <> row.props[k])
+           THEN 1 ELSE 0 END) AS updated,
+       count(*) AS total
+""",
+    )
+
+
+class GraphWriter:
+    """Buffers elements and relations and writes them in batches inside one transaction.
+
+    Elements are written before relations so that a relation's ends get their declared kind;
+    an end that is never declared stays a ``stub`` node (PROV allows undeclared references).
+    """
+
+    def __init__(self, tx: ManagedTransaction, summary: ImportSummary, batch_size: int,
+                 progress: Callable[[int], None] | None = None):
+        self._tx = tx
+        self._summary = summary
+        self._batch_size = batch_size
+        self._progress = progress
+
+    def _run_batches(self, query: LiteralString, rows: list[dict[str, Any]], counts: Counts) -> None:
+        for start in range(0, len(rows), self._batch_size):
+            batch = rows[start : start + self._batch_size]
+            record = self._tx.run(query, rows=batch, run=self._summary.run_id).single(strict=True)
+            counts.add(record["created"], record["updated"], record["total"])
+            if self._progress:
+                self._progress(len(batch))
+
+    def write(self, elements: Iterable[Element], relations: Iterable[Relation]) -> None:
+        node_groups: dict[tuple[ElementKind, tuple[str, ...]], list[dict[str, Any]]] = defaultdict(list)
+        for element in elements:
+            group = (element.kind, tuple(sorted(element.extra_labels)))
+            node_groups[group].append({"id": element.id, "props": element.properties()})
+        for (kind, extra), rows in node_groups.items():
+            self._run_batches(_node_query(kind, extra), rows, self._summary.nodes)
+
+        rel_groups: dict[type[Relation], list[dict[str, Any]]] = defaultdict(list)
+        for relation in relations:
+            rel_groups[type(relation)].append(
+                {"start": relation.start, "end": relation.end, "key": relation.key(),
+                 "props": relation.properties()}
+            )
+        for cls, rows in rel_groups.items():
+            query = _relation_query(cls.type, cls.start_kind, cls.end_kind)
+            self._run_batches(query, rows, self._summary.relationships)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    return f"run-{_now().strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+
+
+class GraphStore:
+    """A connection to one Neo4j database holding a lineage graph.
+
+    Use :meth:`connect` to build one from :class:`~lineagegraph.settings.Settings` (starting the
+    local server when no ``NEO4J_URI`` is set). Close it, or use it as a context manager.
+    """
+
+    def __init__(self, driver: neo4j.Driver, database: str = "neo4j", *, batch_size: int = 5000):
+        self.driver = driver
+        self.database = database
+        self.batch_size = batch_size
+
+    @classmethod
+    def connect(cls, settings: Settings | None = None, *, quiet: bool = False) -> GraphStore:
+        settings = settings or Settings()
+        if settings.uses_local_server:
+            from lineagegraph.server import LocalServer
+
+            server = LocalServer(settings.server_home, settings.server_port,
+                                 heap_mb=settings.server_heap_mb, page_cache_mb=settings.server_page_cache_mb)
+            if not server.status().running and not quiet:
+                print("lineagegraph: NEO4J_URI is not set; using the local server", file=sys.stderr)
+            server.start(quiet=quiet)
+            uri, auth = server.uri, (settings.neo4j_user, server.password())
+        else:
+            assert settings.neo4j_uri is not None
+            uri = settings.neo4j_uri
+            password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
+            auth = (settings.neo4j_user, password) if password is not None else None  # type: ignore[assignment]
+        driver = GraphDatabase.driver(uri, auth=auth)
+        try:
+            driver.verify_connectivity()
+        except neo4j.exceptions.AuthError as exc:
+            driver.close()
+            raise ConfigError(f"Neo4j at {uri} refused the credentials: {exc.message}") from exc
+        except (neo4j.exceptions.ServiceUnavailable, OSError, ValueError) as exc:
+            driver.close()
+            raise ServerError(f"cannot reach Neo4j at {uri}: {exc}") from exc
+        return cls(driver, settings.neo4j_database, batch_size=settings.batch_size)
+
+    def close(self) -> None:
+        self.driver.close()
+
+    def __enter__(self) -> GraphStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plain queries ---------------------------------------------------------------------
+    def read(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """Run a read query; return its records as dicts."""
+        records, _, _ = self.driver.execute_query(
+            cast(LiteralString, query), params, database_=self.database,
+            routing_=neo4j.RoutingControl.READ,
+        )
+        return [record.data() for record in records]
+
+    def write_query(self, query: str, **params: Any) -> list[dict[str, Any]]:
+        """Run one write query in its own transaction; return its records as dicts."""
+        records, _, _ = self.driver.execute_query(
+            cast(LiteralString, query), params, database_=self.database,
+        )
+        return [record.data() for record in records]
+
+    def init_schema(self) -> list[str]:
+        """Create the constraints and indexes (idempotent). Returns the statements run."""
+        for statement in SCHEMA_STATEMENTS:
+            self.driver.execute_query(statement, database_=self.database)
+        return list(SCHEMA_STATEMENTS)
+
+    def clear(self) -> None:
+        """Delete every node and relationship (tests and benchmarks only)."""
+        with self.driver.session(database=self.database) as session:
+            session.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+
+    # -- imports ---------------------------------------------------------------------------
+    @contextmanager
+    def import_run(self, importer: str, source: str) -> Iterator[ImportSummary]:
+        """Record an import run around a block; the block fills in the summary's counts."""
+        summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
+        self.write_query(
+            "CREATE (r:ImportRun {id: $id, importer: $importer, source: $source, "
+            "started_at: $now, status: 'running'})",
+            id=summary.run_id, importer=importer, source=source, now=_now(),
+        )
+        try:
+            yield summary
+        except BaseException as exc:
+            summary.status = "failed"
+            summary.error = str(exc)[:2000]
+            self._finish_run(summary)
+            raise
+        summary.status = "ok"
+        self._finish_run(summary)
+
+    def _finish_run(self, summary: ImportSummary) -> None:
+        n, r = summary.nodes, summary.relationships
+        self.write_query(
+            "MATCH (r:ImportRun {id: $id}) SET r.ended_at = $now, r.status = $status, r.error = $error, "
+            "r.nodes_created = $nc, r.nodes_updated = $nu, r.nodes_unchanged = $nn, "
+            "r.relationships_created = $rc, r.relationships_updated = $ru, r.relationships_unchanged = $rn",
+            id=summary.run_id, now=_now(), status=summary.status, error=summary.error,
+            nc=n.created, nu=n.updated, nn=n.unchanged, rc=r.created, ru=r.updated, rn=r.unchanged,
+        )
+
+    def write(self, summary: ImportSummary, elements: Iterable[Element], relations: Iterable[Relation],
+              *, progress: Callable[[int], None] | None = None) -> ImportSummary:
+        """Write elements and relations for ``summary``'s run in one transaction (all or nothing)."""
+        element_list, relation_list = list(elements), list(relations)
+
+        def work(tx: ManagedTransaction) -> None:
+            # A retried transaction starts from zero again.
+            summary.nodes, summary.relationships = Counts(), Counts()
+            GraphWriter(tx, summary, self.batch_size, progress).write(element_list, relation_list)
+
+        with self.driver.session(database=self.database) as session:
+            session.execute_write(work)
+        return summary
+
+    def import_elements(self, importer: str, source: str, elements: Iterable[Element],
+                        relations: Iterable[Relation], *,
+                        progress: Callable[[int], None] | None = None) -> ImportSummary:
+        """Record a run and write one unit of elements and relations in it."""
+        with self.import_run(importer, source) as summary:
+            self.write(summary, elements, relations, progress=progress)
+        return summary
+
+    def import_runs(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self.read(
+            "MATCH (r:ImportRun) RETURN r {.*} AS run ORDER BY r.started_at DESC LIMIT $limit",
+            limit=limit,
+        )
+
+    def remove_import_run(self, run_id: str) -> dict[str, int]:
+        """Undo a run: delete what only it wrote, and forget it on what others also wrote.
+
+        Property values it changed on shared elements stay as they are. The ``ImportRun`` node is
+        kept with status ``removed`` so that the removal itself stays auditable.
+        """
+        found = self.read("MATCH (r:ImportRun {id: $id}) RETURN r.status AS status", id=run_id)
+        if not found:
+            raise NotFoundError(f"no import run with id {run_id!r} (see 'lineagegraph imports list')")
+        counts: dict[str, int] = {}
+        with self.driver.session(database=self.database) as session:
+            for name, query in (
+                ("relationships_deleted",
+                 "MATCH ()-[r]->() WHERE r.import_runs = [$run] "
+                 "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"),
+                ("relationships_kept",
+                 "MATCH ()-[r]->() WHERE $run IN r.import_runs "
+                 "CALL (r) { SET r.import_runs = [x IN r.import_runs WHERE x <> $run] } "
+                 "IN TRANSACTIONS OF 10000 ROWS"),
+                ("nodes_deleted",
+                 "MATCH (n:Element) WHERE n.import_runs = [$run] "
+                 "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"),
+                ("nodes_kept",
+                 "MATCH (n:Element) WHERE $run IN n.import_runs "
+                 "CALL (n) { SET n.import_runs = [x IN n.import_runs WHERE x <> $run] } "
+                 "IN TRANSACTIONS OF 10000 ROWS"),
+            ):
+                result = session.run(cast(LiteralString, query), run=run_id).consume()
+                c = result.counters
+                counts[name] = c.relationships_deleted or c.nodes_deleted if "deleted" in name else c.properties_set
+        self.write_query(
+            "MATCH (r:ImportRun {id: $id}) SET r.status = 'removed', r.removed_at = $now",
+            id=run_id, now=_now(),
+        )
+        return counts
+
+    def require_ids(self, *ids: str) -> None:
+        """Raise :class:`NotFoundError` naming every id that is not in the graph."""
+        rows = self.read("UNWIND $ids AS id OPTIONAL MATCH (n:Element {id: id}) "
+                         "WITH id, n WHERE n IS NULL RETURN collect(id) AS missing", ids=list(ids))
+        missing = rows[0]["missing"] if rows else []
+        if missing:
+            raise NotFoundError("not in the graph: " + ", ".join(repr(m) for m in missing))
+
+
+# Re-exported for callers that catch store failures generically.
+StoreError = LineageGraphError

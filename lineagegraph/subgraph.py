@@ -1,0 +1,127 @@
+"""A piece of the lineage graph as returned by queries: nodes, relationships, and the focus.
+
+This is the one result shape that the query API, the HTML export, the PROV export and the
+notebook display share. pandas and networkx conversions are optional extras: the import happens
+inside the method, with a clear message when the package is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from lineagegraph.errors import LineageGraphError
+from lineagegraph.model import ElementKind
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    import networkx
+    import pandas
+
+__all__ = ["GraphNode", "GraphRelationship", "Subgraph", "require_extra"]
+
+# Properties that are bookkeeping rather than lineage; hidden from displays, kept in the data.
+BOOKKEEPING = frozenset({"import_runs", "created_by", "stub", "prov_attrs", "key"})
+
+
+def require_extra(module: str, extra: str) -> Any:
+    """Import an optional dependency or explain which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise LineageGraphError(
+            f"this needs the optional package '{module}': pip install 'lineagegraph[{extra}]'"
+        ) from exc
+
+
+class GraphNode(BaseModel):
+    """One node: its id, Neo4j labels and properties."""
+
+    id: str
+    labels: list[str] = Field(default_factory=list)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def kind(self) -> ElementKind | None:
+        for kind in ElementKind:
+            if kind.value in self.labels:
+                return kind
+        return None
+
+    @property
+    def display_name(self) -> str:
+        label = self.properties.get("label")
+        return str(label) if label else self.properties.get("qname") or self.id
+
+    def public_properties(self) -> dict[str, Any]:
+        return {k: v for k, v in self.properties.items() if k not in BOOKKEEPING}
+
+
+class GraphRelationship(BaseModel):
+    """One relationship, from ``start`` (the effect) to ``end`` (the cause)."""
+
+    start: str
+    end: str
+    type: str
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class Subgraph(BaseModel):
+    """Nodes and relationships, plus the ids the query was about (``focus``)."""
+
+    nodes: list[GraphNode] = Field(default_factory=list)
+    relationships: list[GraphRelationship] = Field(default_factory=list)
+    focus: list[str] = Field(default_factory=list)
+
+    def node(self, node_id: str) -> GraphNode | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    @property
+    def ids(self) -> set[str]:
+        return {n.id for n in self.nodes}
+
+    def to_networkx(self) -> networkx.MultiDiGraph:
+        nx = require_extra("networkx", "networkx")
+        graph = nx.MultiDiGraph()
+        for node in self.nodes:
+            graph.add_node(node.id, labels=list(node.labels), **node.properties)
+        for rel in self.relationships:
+            graph.add_edge(rel.start, rel.end, key=rel.type + ":" + str(rel.properties.get("key", "")),
+                           type=rel.type, **rel.properties)
+        return graph
+
+    def to_pandas(self) -> pandas.DataFrame:
+        """One row per node: id, kind, label and the public properties."""
+        pd = require_extra("pandas", "pandas")
+        rows = [
+            {"id": n.id, "kind": n.kind.value if n.kind else None, "label": n.display_name,
+             **n.public_properties()}
+            for n in self.nodes
+        ]
+        return pd.DataFrame(rows)
+
+    def relationships_frame(self) -> pandas.DataFrame:
+        pd = require_extra("pandas", "pandas")
+        return pd.DataFrame([{"start": r.start, "type": r.type, "end": r.end, **r.properties}
+                             for r in self.relationships])
+
+    def to_html(self, path: str | Path | None = None, *, title: str = "Lineage") -> str:
+        """Render a self-contained interactive page; write it to ``path`` when given."""
+        from lineagegraph.html import render_html
+
+        page = render_html(self, title=title)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
+
+    def _repr_html_(self) -> str:
+        from lineagegraph.html import render_iframe
+
+        return render_iframe(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, default=str)
