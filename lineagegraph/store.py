@@ -24,7 +24,7 @@ from typing import Any, LiteralString, cast
 import neo4j
 from neo4j import GraphDatabase, ManagedTransaction
 
-from lineagegraph.errors import ConfigError, LineageGraphError, NotFoundError, ServerError
+from lineagegraph.errors import ConfigError, NotFoundError, ServerError
 from lineagegraph.model import EXTRA_LABELS, Element, ElementKind, Relation, RelationType
 from lineagegraph.settings import Settings
 
@@ -368,9 +368,13 @@ class GraphStore:
                  "CALL (n) { SET n.import_runs = [x IN n.import_runs WHERE x <> $run] } "
                  "IN TRANSACTIONS OF 10000 ROWS"),
             ):
-                result = session.run(cast(LiteralString, query), run=run_id).consume()
-                c = result.counters
-                counts[name] = c.relationships_deleted or c.nodes_deleted if "deleted" in name else c.properties_set
+                c = session.run(cast(LiteralString, query), run=run_id).consume().counters
+                if name == "relationships_deleted":
+                    counts[name] = c.relationships_deleted
+                elif name == "nodes_deleted":
+                    counts[name] = c.nodes_deleted
+                else:
+                    counts[name] = c.properties_set
         self.write_query(
             "MATCH (r:ImportRun {id: $id}) SET r.status = 'removed', r.removed_at = $now",
             id=run_id, now=_now(),
@@ -385,6 +389,3 @@ class GraphStore:
         if missing:
             raise NotFoundError("not in the graph: " + ", ".join(repr(m) for m in missing))
 
-
-# Re-exported for callers that catch store failures generically.
-StoreError = LineageGraphError
