@@ -12,22 +12,19 @@ __all__ = ["app", "main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run the CLI; report expected errors on one line with a meaningful exit code."""
+    """Run the CLI and return its exit code.
+
+    Expected failures (:class:`LineageGraphError`) become one line on stderr and the error's exit
+    code; usage errors exit 2 as usual; anything else is a bug and keeps its traceback.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="lineagegraph")
     except LineageGraphError as exc:
         print(f"lineagegraph: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except SystemExit as exc:  # typer/click exit (e.g. --help)
-        return int(exc.code or 0)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            print("Aborted.", file=sys.stderr)
-            return 130
-        raise
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
     return 0
