@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from lineagegraph.cli import admin  # noqa: F401  (registers commands)
+from lineagegraph.cli import prov  # noqa: F401  (registers commands)
 from lineagegraph.cli._app import app
 from lineagegraph.errors import LineageGraphError
 

@@ -19,6 +19,7 @@ from lineagegraph.model import ElementKind
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import networkx
     import pandas
+    from prov.model import ProvDocument
 
 __all__ = ["GraphNode", "GraphRelationship", "Subgraph", "require_extra"]
 
@@ -122,6 +123,12 @@ class Subgraph(BaseModel):
         from lineagegraph.html import render_iframe
 
         return render_iframe(self)
+
+    def to_prov(self) -> ProvDocument:
+        """This subgraph as a W3C PROV document (see :mod:`lineagegraph.provcodec`)."""
+        from lineagegraph.provcodec import subgraph_to_document
+
+        return subgraph_to_document(self)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, default=str)
