@@ -6,6 +6,7 @@ import sys
 
 from lineagegraph.cli import admin  # noqa: F401  (registers commands)
 from lineagegraph.cli import prov  # noqa: F401  (registers commands)
+from lineagegraph.cli import queries  # noqa: F401  (registers commands)
 from lineagegraph.cli._app import app
 from lineagegraph.errors import LineageGraphError
 

@@ -1,0 +1,82 @@
+// ancestors: everything element $id was derived from (its upstream lineage), as one subgraph.
+//
+// Walks lineage edges outgoing (effect -> cause) up to `depth` hops: USED, WAS_GENERATED_BY,
+// WAS_DERIVED_FROM, WAS_INFORMED_BY, WAS_STARTED_BY, WAS_ENDED_BY, HAD_MEMBER. Agents
+// (WAS_ASSOCIATED_WITH, WAS_ATTRIBUTED_TO, then ACTED_ON_BEHALF_OF), the general location of a
+// version (SPECIALIZATION_OF), alternates (ALTERNATE_OF) and WAS_INFLUENCED_BY influencers are
+// attached one hop away as context and never walked through. Returns the focus node, the
+// distinct nodes (focus first) and every relationship among them. See docs/queries.md.
+//
+// Parameters:
+//   $id         (required) id of the element to start from
+//   $kinds      list of kinds to return ('Entity', 'Activity', 'Agent'), or null for all
+//   $prov_type  a PROV type the returned nodes must have (full IRI, prefixed or local name), or null
+//   $text       text the label or id must contain (case-insensitive), or null
+//   $since      ISO time: keep nodes generated/started at or after it, or null
+//   $until      ISO time: keep nodes generated/started at or before it, or null
+//   $as_of      ISO time: the lineage as the graph knew it then (see docs/queries.md), or null
+//   $limit      most nodes to return besides the focus (newest first), or null for no limit
+// Bounds (lineagegraph substitutes the number before the marker; the literal is the default):
+//   depth = 10, 1..50
+//
+// Neo4j Browser:
+//   :param {id: 'demo:model-v2', kinds: null, prov_type: null, text: null, since: null, until: null, as_of: null, limit: 500}
+MATCH (x:Element {id: $id})
+OPTIONAL MATCH (x)
+  (()-[r:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER]->(m)
+    WHERE $as_of IS NULL OR (
+      coalesce(CASE WHEN toString(r.time) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?' THEN datetime(toString(r.time)) END
+               <= datetime($as_of), true)
+      AND coalesce(CASE WHEN toString(coalesce(m.generated_at, m.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+                        THEN datetime(toString(coalesce(m.generated_at, m.started_at))) END
+                   <= datetime($as_of), true))
+  ){1,10/*$depth*/}(n)
+WHERE $as_of IS NULL
+   OR coalesce(CASE WHEN toString(coalesce(x.generated_at, x.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+                    THEN datetime(toString(coalesce(x.generated_at, x.started_at))) END
+               <= datetime($as_of), true)
+WITH x, collect(DISTINCT n) AS walked
+// As of a time before $id existed, it has no lineage and no context.
+WITH x, [s IN [x] WHERE $as_of IS NULL
+   OR coalesce(CASE WHEN toString(coalesce(s.generated_at, s.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+                    THEN datetime(toString(coalesce(s.generated_at, s.started_at))) END
+               <= datetime($as_of), true)] + walked AS core
+// Context, one hop from every walked node; agents also get whom they acted for.
+CALL (core) {
+  UNWIND core AS c
+  OPTIONAL MATCH (c)-[:WAS_ASSOCIATED_WITH|WAS_ATTRIBUTED_TO|SPECIALIZATION_OF|ALTERNATE_OF|WAS_INFLUENCED_BY]->(o)
+  OPTIONAL MATCH (c)<-[:ALTERNATE_OF]-(alt)
+  OPTIONAL MATCH (o:Agent)-[:ACTED_ON_BEHALF_OF]->(boss)
+  WITH [o, alt, boss] AS found
+  UNWIND found AS ctx
+  WITH ctx WHERE ctx IS NOT NULL AND ($as_of IS NULL OR coalesce(
+      CASE WHEN toString(coalesce(ctx.generated_at, ctx.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+           THEN datetime(toString(coalesce(ctx.generated_at, ctx.started_at))) END <= datetime($as_of), true))
+  RETURN collect(DISTINCT ctx) AS context
+}
+// Filters and the limit apply to every node except the focus.
+CALL (x, core, context) {
+  UNWIND core + context AS n
+  WITH DISTINCT n WHERE n <> x
+    AND ($kinds IS NULL OR any(k IN $kinds WHERE k IN labels(n)))
+    AND ($prov_type IS NULL OR any(t IN CASE WHEN valueType(n.prov_type) STARTS WITH 'LIST' THEN n.prov_type
+                                            ELSE [n.prov_type] END
+                                   WHERE t = $prov_type OR t ENDS WITH '#' + $prov_type
+                                      OR t ENDS WITH '/' + $prov_type OR t ENDS WITH ':' + $prov_type))
+    AND ($text IS NULL OR toLower(coalesce(n.label, '')) CONTAINS toLower($text)
+                       OR toLower(n.id) CONTAINS toLower($text))
+  WITH n, CASE WHEN toString(coalesce(n.generated_at, n.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+               THEN datetime(toString(coalesce(n.generated_at, n.started_at))) END AS t
+  WHERE ($since IS NULL OR coalesce(t >= datetime($since), false))
+    AND ($until IS NULL OR coalesce(t <= datetime($until), false))
+  WITH n, t ORDER BY t IS NULL, t DESC, n.id
+  LIMIT coalesce($limit, 1000000000)
+  RETURN collect(n) AS kept
+}
+WITH x, [x] + kept AS nodes
+CALL (nodes) {
+  UNWIND nodes AS a
+  MATCH (a)-[r]->(b) WHERE b IN nodes
+  RETURN collect(r) AS relationships
+}
+RETURN x AS focus, nodes, relationships

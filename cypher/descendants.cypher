@@ -1,0 +1,84 @@
+// descendants: everything that was derived from element $id (its downstream impact), as one subgraph.
+//
+// Walks lineage edges incoming (cause -> effect) up to `depth` hops: USED, WAS_GENERATED_BY,
+// WAS_DERIVED_FROM, WAS_INFORMED_BY, WAS_STARTED_BY, WAS_ENDED_BY, HAD_MEMBER. Agents
+// (WAS_ASSOCIATED_WITH, WAS_ATTRIBUTED_TO, then ACTED_ON_BEHALF_OF), the general location of a
+// version (SPECIALIZATION_OF), alternates (ALTERNATE_OF) and what WAS_INFLUENCED_BY them are
+// attached one hop away as context and never walked through. When $id is an Agent, the walk
+// starts from the activities associated with it and the entities attributed to it. Returns the
+// focus node, the distinct nodes (focus first) and every relationship among them.
+// See docs/queries.md.
+//
+// Parameters:
+//   $id         (required) id of the element to start from
+//   $kinds      list of kinds to return ('Entity', 'Activity', 'Agent'), or null for all
+//   $prov_type  a PROV type the returned nodes must have (full IRI, prefixed or local name), or null
+//   $text       text the label or id must contain (case-insensitive), or null
+//   $since      ISO time: keep nodes generated/started at or after it, or null
+//   $until      ISO time: keep nodes generated/started at or before it, or null
+//   $as_of      ISO time: the lineage as the graph knew it then (see docs/queries.md), or null
+//   $limit      most nodes to return besides the focus (oldest first), or null for no limit
+// Bounds (lineagegraph substitutes the number before the marker; the literal is the default):
+//   depth = 10, 1..50
+//
+// Neo4j Browser:
+//   :param {id: 'demo:raw-data', kinds: null, prov_type: null, text: null, since: null, until: null, as_of: null, limit: 500}
+MATCH (x:Element {id: $id})
+WITH x, [x] + CASE WHEN x:Agent THEN [(x)<-[:WAS_ASSOCIATED_WITH|WAS_ATTRIBUTED_TO]-(s) | s] ELSE [] END AS starts
+WITH x, [s IN starts WHERE $as_of IS NULL
+   OR coalesce(CASE WHEN toString(coalesce(s.generated_at, s.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+                    THEN datetime(toString(coalesce(s.generated_at, s.started_at))) END
+               <= datetime($as_of), true)] AS starts
+CALL (starts) {
+  UNWIND starts AS s
+  OPTIONAL MATCH (s)
+    (()<-[r:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER]-(m)
+      WHERE $as_of IS NULL OR (
+        coalesce(CASE WHEN toString(r.time) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?' THEN datetime(toString(r.time)) END
+                 <= datetime($as_of), true)
+        AND coalesce(CASE WHEN toString(coalesce(m.generated_at, m.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+                          THEN datetime(toString(coalesce(m.generated_at, m.started_at))) END
+                     <= datetime($as_of), true))
+    ){1,10/*$depth*/}(n)
+  RETURN collect(DISTINCT n) AS walked
+}
+WITH x, starts + walked AS core
+// Context, one hop from every walked node; agents also get whom they acted for.
+CALL (core) {
+  UNWIND core AS c
+  OPTIONAL MATCH (c)-[:WAS_ASSOCIATED_WITH|WAS_ATTRIBUTED_TO|SPECIALIZATION_OF|ALTERNATE_OF]->(o)
+  OPTIONAL MATCH (c)<-[:ALTERNATE_OF|WAS_INFLUENCED_BY]-(alt)
+  OPTIONAL MATCH (o:Agent)-[:ACTED_ON_BEHALF_OF]->(boss)
+  WITH [o, alt, boss] AS found
+  UNWIND found AS ctx
+  WITH ctx WHERE ctx IS NOT NULL AND ($as_of IS NULL OR coalesce(
+      CASE WHEN toString(coalesce(ctx.generated_at, ctx.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+           THEN datetime(toString(coalesce(ctx.generated_at, ctx.started_at))) END <= datetime($as_of), true))
+  RETURN collect(DISTINCT ctx) AS context
+}
+// Filters and the limit apply to every node except the focus.
+CALL (x, core, context) {
+  UNWIND core + context AS n
+  WITH DISTINCT n WHERE n <> x
+    AND ($kinds IS NULL OR any(k IN $kinds WHERE k IN labels(n)))
+    AND ($prov_type IS NULL OR any(t IN CASE WHEN valueType(n.prov_type) STARTS WITH 'LIST' THEN n.prov_type
+                                            ELSE [n.prov_type] END
+                                   WHERE t = $prov_type OR t ENDS WITH '#' + $prov_type
+                                      OR t ENDS WITH '/' + $prov_type OR t ENDS WITH ':' + $prov_type))
+    AND ($text IS NULL OR toLower(coalesce(n.label, '')) CONTAINS toLower($text)
+                       OR toLower(n.id) CONTAINS toLower($text))
+  WITH n, CASE WHEN toString(coalesce(n.generated_at, n.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+               THEN datetime(toString(coalesce(n.generated_at, n.started_at))) END AS t
+  WHERE ($since IS NULL OR coalesce(t >= datetime($since), false))
+    AND ($until IS NULL OR coalesce(t <= datetime($until), false))
+  WITH n, t ORDER BY t IS NULL, t ASC, n.id
+  LIMIT coalesce($limit, 1000000000)
+  RETURN collect(n) AS kept
+}
+WITH x, [x] + kept AS nodes
+CALL (nodes) {
+  UNWIND nodes AS a
+  MATCH (a)-[r]->(b) WHERE b IN nodes
+  RETURN collect(r) AS relationships
+}
+RETURN x AS focus, nodes, relationships
