@@ -27,7 +27,7 @@ from lineagegraph.errors import QueryError
 from lineagegraph.model import ElementKind, RelationType
 from lineagegraph.settings import Settings
 from lineagegraph.store import GraphStore
-from lineagegraph.subgraph import BOOKKEEPING, GraphNode, GraphRelationship, Subgraph, require_extra
+from lineagegraph.subgraph import BOOKKEEPING, GraphNode, GraphRelationship, Subgraph, dataframe
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas  # type: ignore[import-untyped,unused-ignore]
@@ -409,7 +409,6 @@ class LineageDiff(BaseModel):
 
     def to_pandas(self) -> pandas.DataFrame:
         """One row per difference: section, what, key, value on A, value on B."""
-        pd = require_extra("pandas", "pandas")
         rows: list[dict[str, Any]] = []
         for section, nodes, side in (
             ("input", self.only_a, "a"),
@@ -449,7 +448,7 @@ class LineageDiff(BaseModel):
                     "b": ", ".join(n.id for n in version.b),
                 }
             )
-        return pd.DataFrame(rows, columns=["section", "what", "key", "a", "b"])
+        return dataframe(rows, columns=["section", "what", "key", "a", "b"])
 
 
 class AgentRef(BaseModel):
@@ -527,8 +526,7 @@ class Frame(BaseModel):
 
 
 def _frames_frame(frames: list[Frame]) -> pandas.DataFrame:
-    pd = require_extra("pandas", "pandas")
-    return pd.DataFrame(
+    return dataframe(
         [
             {
                 "number": f.number,
@@ -645,8 +643,7 @@ class BlameReport(BaseModel):
     suspects: list[Suspect] = Field(default_factory=list)
 
     def to_pandas(self) -> pandas.DataFrame:
-        pd = require_extra("pandas", "pandas")
-        return pd.DataFrame(
+        return dataframe(
             [
                 {
                     "rank": i + 1,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, LiteralString, cast
+from typing import Any
 
 import neo4j
 from neo4j import GraphDatabase, ManagedTransaction
@@ -30,7 +30,7 @@ from lineagegraph.settings import Settings
 
 __all__ = ["Counts", "GraphStore", "GraphWriter", "ImportSummary"]
 
-SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
+SCHEMA_STATEMENTS: tuple[str, ...] = (
     "CREATE CONSTRAINT element_id IF NOT EXISTS FOR (n:Element) REQUIRE n.id IS UNIQUE",
     "CREATE CONSTRAINT import_run_id IF NOT EXISTS FOR (r:ImportRun) REQUIRE r.id IS UNIQUE",
     "CREATE INDEX element_label IF NOT EXISTS FOR (n:Element) ON (n.label)",
@@ -42,11 +42,14 @@ SCHEMA_STATEMENTS: tuple[LiteralString, ...] = (
 )
 
 # Appends the current run to a list property without duplicates (no APOC needed).
-_TOUCH = "CASE WHEN $run IN coalesce({v}.import_runs, []) THEN {v}.import_runs ELSE coalesce({v}.import_runs, []) + $run END"
+_TOUCH = (
+    "CASE WHEN $run IN coalesce({v}.import_runs, []) THEN {v}.import_runs "
+    "ELSE coalesce({v}.import_runs, []) + $run END"
+)
 
 
-def _touch(var: LiteralString) -> LiteralString:
-    return cast(LiteralString, _TOUCH.replace("{v}", var))
+def _touch(var: str) -> str:
+    return _TOUCH.replace("{v}", var)
 
 
 @dataclass
@@ -99,12 +102,10 @@ class ImportSummary:
         }
 
 
-def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> LiteralString:
+def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
     labels = ":".join((kind.value, *extra))
     assert kind in ElementKind and all(lbl in EXTRA_LABELS for lbl in extra)
-    return cast(
-        LiteralString,
-        f"""
+    return (f"""
 UNWIND $rows AS row
 MERGE (n:Element {{id: row.id}})
   ON CREATE SET n.created_by = $run
@@ -119,26 +120,22 @@ RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
             OR any(k IN keys(row.props) WHERE before[k] IS NULL OR before[k] <> row.props[k]))
            THEN 1 ELSE 0 END) AS updated,
        count(*) AS total
-""",
+"""
     )
 
 
-def _endpoint(var: LiteralString, key: LiteralString, kind: ElementKind | None) -> LiteralString:
+def _endpoint(var: str, key: str, kind: ElementKind | None) -> str:
     label = f", {var}:{kind.value}" if kind else ""
-    return cast(
-        LiteralString,
-        f"""MERGE ({var}:Element {{id: row.{key}}})
+    return (f"""MERGE ({var}:Element {{id: row.{key}}})
   ON CREATE SET {var}.stub = true, {var}.created_by = $run{label}
 SET {var}.import_runs = {_touch(var)}
-""",
+"""
     )
 
 
-def _relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> LiteralString:
+def _relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> str:
     assert rel_type in RelationType
-    return cast(
-        LiteralString,
-        "UNWIND $rows AS row\n"
+    return ("UNWIND $rows AS row\n"
         + _endpoint("a", "start", start)
         + "WITH a, row\n"
         + _endpoint("b", "end", end)
@@ -154,7 +151,7 @@ RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
             AND any(k IN keys(row.props) WHERE before[k] IS NULL OR before[k] <> row.props[k])
            THEN 1 ELSE 0 END) AS updated,
        count(*) AS total
-""",
+"""
     )
 
 
@@ -172,7 +169,7 @@ class GraphWriter:
         self._batch_size = batch_size
         self._progress = progress
 
-    def _run_batches(self, query: LiteralString, rows: list[dict[str, Any]], counts: Counts) -> None:
+    def _run_batches(self, query: str, rows: list[dict[str, Any]], counts: Counts) -> None:
         for start in range(0, len(rows), self._batch_size):
             batch = rows[start : start + self._batch_size]
             record = self._tx.run(query, rows=batch, run=self._summary.run_id).single(strict=True)
@@ -260,7 +257,7 @@ class GraphStore:
     def read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Run a read query; return its records as dicts."""
         records, _, _ = self.driver.execute_query(
-            cast(LiteralString, query), params, database_=self.database,
+            (query), params, database_=self.database,
             routing_=neo4j.RoutingControl.READ,
         )
         return [record.data() for record in records]
@@ -268,7 +265,7 @@ class GraphStore:
     def write_query(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Run one write query in its own transaction; return its records as dicts."""
         records, _, _ = self.driver.execute_query(
-            cast(LiteralString, query), params, database_=self.database,
+            (query), params, database_=self.database,
         )
         return [record.data() for record in records]
 
@@ -368,7 +365,7 @@ class GraphStore:
                  "CALL (n) { SET n.import_runs = [x IN n.import_runs WHERE x <> $run] } "
                  "IN TRANSACTIONS OF 10000 ROWS"),
             ):
-                c = session.run(cast(LiteralString, query), run=run_id).consume().counters
+                c = session.run((query), run=run_id).consume().counters
                 if name == "relationships_deleted":
                     counts[name] = c.relationships_deleted
                 elif name == "nodes_deleted":

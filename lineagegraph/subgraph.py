@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas
     from prov.model import ProvDocument
 
-__all__ = ["GraphNode", "GraphRelationship", "Subgraph", "require_extra"]
+__all__ = ["GraphNode", "GraphRelationship", "Subgraph", "dataframe", "require_extra"]
 
 # Properties that are bookkeeping rather than lineage; hidden from displays, kept in the data.
 BOOKKEEPING = frozenset({"import_runs", "created_by", "stub", "prov_attrs", "key"})
@@ -37,6 +37,13 @@ def require_extra(module: str, extra: str) -> Any:
         raise LineageGraphError(
             f"this needs the optional package '{module}': pip install 'lineagegraph[{extra}]'"
         ) from exc
+
+
+def dataframe(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pandas.DataFrame:
+    """A pandas DataFrame of ``rows`` (pandas is the optional ``pandas`` extra)."""
+    pd = require_extra("pandas", "pandas")
+    frame: pandas.DataFrame = pd.DataFrame(rows, columns=columns)
+    return frame
 
 
 class GraphNode(BaseModel):
@@ -85,9 +92,9 @@ class Subgraph(BaseModel):
     def ids(self) -> set[str]:
         return {n.id for n in self.nodes}
 
-    def to_networkx(self) -> networkx.MultiDiGraph:
+    def to_networkx(self) -> networkx.MultiDiGraph[str]:
         nx = require_extra("networkx", "networkx")
-        graph = nx.MultiDiGraph()
+        graph: networkx.MultiDiGraph[str] = nx.MultiDiGraph()
         for node in self.nodes:
             graph.add_node(node.id, labels=list(node.labels), **node.properties)
         for rel in self.relationships:
@@ -97,17 +104,15 @@ class Subgraph(BaseModel):
 
     def to_pandas(self) -> pandas.DataFrame:
         """One row per node: id, kind, label and the public properties."""
-        pd = require_extra("pandas", "pandas")
         rows = [
             {"id": n.id, "kind": n.kind.value if n.kind else None, "label": n.display_name,
              **n.public_properties()}
             for n in self.nodes
         ]
-        return pd.DataFrame(rows)
+        return dataframe(rows)
 
     def relationships_frame(self) -> pandas.DataFrame:
-        pd = require_extra("pandas", "pandas")
-        return pd.DataFrame([{"start": r.start, "type": r.type, "end": r.end, **r.properties}
+        return dataframe([{"start": r.start, "type": r.type, "end": r.end, **r.properties}
                              for r in self.relationships])
 
     def to_html(self, path: str | Path | None = None, *, title: str = "Lineage") -> str:

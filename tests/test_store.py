@@ -135,14 +135,14 @@ def test_remove_unknown_run_is_a_clear_error(store: GraphStore) -> None:
 
 
 def test_a_failed_write_leaves_nothing_and_records_the_failure(store: GraphStore) -> None:
-    class Boom(RuntimeError):
+    class BoomError(RuntimeError):
         pass
 
     def explode(_: int) -> None:
-        raise Boom("disk full")
+        raise BoomError("disk full")
 
     elements, relations = pipeline()
-    with pytest.raises(Boom):
+    with pytest.raises(BoomError):
         store.import_elements("test", "doomed", elements, relations, progress=explode)
     assert counts(store) == (0, 0)
     run = store.import_runs()[0]["run"]
@@ -151,7 +151,8 @@ def test_a_failed_write_leaves_nothing_and_records_the_failure(store: GraphStore
 
 def test_hostile_values_are_data_not_cypher(store: GraphStore) -> None:
     nasty = "x'}) MATCH (n) DETACH DELETE n //"
-    store.import_elements("test", nasty, [Entity(id=nasty, label="`) DETACH DELETE n", attributes={nasty: nasty})], [])
+    hostile = Entity(id=nasty, label="`) DETACH DELETE n", attributes={nasty: nasty})
+    store.import_elements("test", nasty, [hostile], [])
     store.import_elements("test", "ok", [Entity(id="keep")], [])
     row = store.read("MATCH (n:Element {id: $id}) RETURN n[$key] AS v", id=nasty, key=nasty)[0]
     assert row["v"] == nasty
