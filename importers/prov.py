@@ -18,7 +18,7 @@ from prov.model import ProvDocument
 
 from lineagegraph.errors import InputError
 from lineagegraph.importers.base import ImportUnit
-from lineagegraph.provcodec import IMPORT_FORMATS, document_to_graph, quiet_prov
+from lineagegraph.provcodec import IMPORT_FORMATS, document_to_graph, paused_gc, quiet_prov
 
 __all__ = ["FORMATS", "ProvImporter", "detect_format", "load_document"]
 
@@ -129,7 +129,7 @@ def load_document(path: Path, fmt: str | None = None,
         raise InputError(f"cannot read the file: {exc.strerror or exc}", source=source) from exc
     head = data[:8192].decode("utf-8", errors="replace")
     prov_format, options = detect_format(path, head, fmt)
-    with quiet_prov() as caught:
+    with quiet_prov() as caught, paused_gc():
         try:
             try:
                 document = _parse(data, prov_format, options)

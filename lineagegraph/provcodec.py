@@ -17,6 +17,7 @@ writing through the ``prov`` package) live here too, so that importer and export
 from __future__ import annotations
 
 import datetime
+import gc
 import io
 import json
 import logging
@@ -97,6 +98,7 @@ __all__ = [
     "LG",
     "LG_ID",
     "document_to_graph",
+    "paused_gc",
     "quiet_prov",
     "serialize_document",
     "subgraph_to_document",
@@ -218,15 +220,16 @@ class _Encoder:
 
     def __init__(self) -> None:
         self.namespaces: list[list[str]] = []
-        self.ns_index: dict[tuple[str, str], int] = {}
+        # Keyed by object identity: a document shares its Namespace objects, and they all stay
+        # alive while it is converted; equal namespaces under two objects just get two entries.
+        self.ns_index: dict[int, int] = {}
         self.records: list[dict[str, Any]] = []
 
     def qref(self, qname: QualifiedName) -> list[Any]:
         ns = qname.namespace
-        key = (ns.prefix, ns.uri)
-        index = self.ns_index.get(key)
+        index = self.ns_index.get(id(ns))
         if index is None:
-            index = self.ns_index[key] = len(self.namespaces)
+            index = self.ns_index[id(ns)] = len(self.namespaces)
             self.namespaces.append([ns.prefix, ns.uri])
         return [index, qname.localpart]
 
@@ -246,12 +249,13 @@ class _Encoder:
                     "g": value.langtag}
         return {"l": str(value), "d": None, "g": None}
 
-    def add(self, record: ProvRecord, bundle: QualifiedName | None) -> None:
+    def add(self, record: ProvRecord, bundle: QualifiedName | None,
+            pairs: list[tuple[QualifiedName, Any]]) -> None:
         entry: dict[str, Any] = {"t": PROV_N_MAP[record.get_type()],
                                  "b": self.qref(bundle) if bundle is not None else None}
         if record.identifier is not None:
             entry["i"] = self.qref(record.identifier)
-        entry["a"] = [[self.qref(name), self.value(value)] for name, value in record.attributes]
+        entry["a"] = [[self.qref(name), self.value(value)] for name, value in pairs]
         self.records.append(entry)
 
     def add_bundle(self, bundle: QualifiedName) -> None:
@@ -342,6 +346,11 @@ def document_to_graph(doc: ProvDocument) -> tuple[list[Element], list[Relation]]
     that node's ``prov_attrs``. A relation with no end at all is kept on its bundle's node; at
     the top level of a document it raises ``ValueError`` (PROV's grammar does not produce one).
     """
+    with paused_gc():
+        return _document_to_graph(doc)
+
+
+def _document_to_graph(doc: ProvDocument) -> tuple[list[Element], list[Relation]]:
     nodes: dict[str, _NodeAcc] = {}
     rels: dict[tuple[Any, ...], _RelAcc] = {}
 
@@ -400,14 +409,15 @@ def _read_element(record: ProvElement, bundle_id: QualifiedName | None, node: An
     acc.add_kind(_ELEMENT_KINDS[record.get_type()])
     acc.props.add_bundle(bundle_id)
     pairs = record.attributes
+    readable = pairs
     if isinstance(record, ProvActivity):
         for name, value in pairs:
             prop = _ACTIVITY_TIMES.get(name)
             if prop and isinstance(value, datetime.datetime):
                 acc.times.setdefault(prop, value)
-        pairs = [(n, v) for n, v in pairs if n not in _ACTIVITY_TIMES]
-    acc.props.add_attributes(pairs)
-    acc.encoder.add(record, bundle_id)
+        readable = [(n, v) for n, v in pairs if n not in _ACTIVITY_TIMES]
+    acc.props.add_attributes(readable)
+    acc.encoder.add(record, bundle_id, pairs)
 
 
 def _read_relation(record: ProvRecord, bundle_id: QualifiedName | None, node: Any,
@@ -426,8 +436,9 @@ def _read_relation(record: ProvRecord, bundle_id: QualifiedName | None, node: An
             kwargs[fname] = node_id(value)
         else:
             kwargs[fname] = value
-    formal_names = {attr for attr, _ in formal}
-    extra_pairs = [(n, v) for n, v in record.attributes if n not in formal_names]
+    formal_names = record.FORMAL_ATTRIBUTES
+    pairs = record.attributes
+    extra_pairs = [(n, v) for n, v in pairs if n not in formal_names]
     attributes: dict[str, Any] = {}
     if rtype == PROV_MENTION:
         bundle_ref = formal[2][1]
@@ -451,7 +462,7 @@ def _read_relation(record: ProvRecord, bundle_id: QualifiedName | None, node: An
             if kind is not None and not acc.kinds:
                 acc.add_kind(kind)
         acc.partial.append(record.get_provn())
-        acc.encoder.add(record, bundle_id)
+        acc.encoder.add(record, bundle_id, pairs)
         return
     if record.identifier is not None:
         kwargs["id"] = node_id(record.identifier)
@@ -462,7 +473,7 @@ def _read_relation(record: ProvRecord, bundle_id: QualifiedName | None, node: An
         racc = rels[group] = _RelAcc(model)
     racc.props.add_bundle(bundle_id)
     racc.props.add_attributes(extra_pairs)
-    racc.encoder.add(record, bundle_id)
+    racc.encoder.add(record, bundle_id, pairs)
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -650,6 +661,22 @@ def subgraph_to_document(subgraph: Subgraph) -> ProvDocument:
 
 
 # -- formats -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk parse or conversion.
+
+    Both allocate millions of small objects while millions more stay alive; the collector would
+    rescan the live ones again and again (measured: twice as slow at 100k records).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @contextmanager
