@@ -145,7 +145,8 @@ def load_document(path: Path, fmt: str | None = None,
             raise InputError("not UTF-8 text", source=source, location=f"byte {exc.start}") from exc
         except Exception as exc:
             raise InputError(_message(exc), source=source, location=_location(exc)) from exc
-    notes = [str(w.message) for w in caught]
+    # Library deprecation notices (rdflib's own API) say nothing about the document.
+    notes = [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
     if warnings_out is not None:
         warnings_out.extend(notes)
     if not document.get_records() and not document.has_bundles():
