@@ -11,18 +11,25 @@ from lineagegraph.server import LocalServer
 from lineagegraph.settings import Settings
 
 
-def _local_server() -> LocalServer:
+def _local_server(*, browser: bool = False, http_port: int | None = None) -> LocalServer:
     settings = Settings()
+    if browser and http_port is None:
+        http_port = settings.server_http_port
     return LocalServer(settings.server_home, settings.server_port, heap_mb=settings.server_heap_mb,
-                       page_cache_mb=settings.server_page_cache_mb)
+                       page_cache_mb=settings.server_page_cache_mb, http_port=http_port)
 
 
 @server_app.command("start")
 def server_start(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for Bolt to accept logins.")] = 180.0,
+    browser: Annotated[bool, typer.Option(
+        "--browser", help="Also serve HTTP and Neo4j Browser on 127.0.0.1, port "
+        "LINEAGEGRAPH_SERVER_HTTP_PORT (default 7474).")] = False,
+    http_port: Annotated[int | None, typer.Option(
+        min=1, max=65535, help="HTTP/Browser port; implies --browser.")] = None,
 ) -> None:
     """Start the local Neo4j (fetches the jars once) and wait until it is ready."""
-    status = _local_server().start(timeout=timeout)
+    status = _local_server(browser=browser, http_port=http_port).start(timeout=timeout)
     typer.echo(f"Neo4j {status.describe()}")
 
 
@@ -38,7 +45,8 @@ def server_status(as_json: Annotated[bool, typer.Option("--json", help="Machine-
     """Say whether the local Neo4j runs, where, and on which port. Exit 1 when it does not."""
     status = _local_server().status()
     if as_json:
-        print_json({"running": status.running, "pid": status.pid, "uri": status.uri, "home": str(status.home)})
+        print_json({"running": status.running, "pid": status.pid, "uri": status.uri,
+                    "home": str(status.home), "browser_url": status.browser_url})
     else:
         typer.echo(f"Neo4j {status.describe()}")
     if not status.running:

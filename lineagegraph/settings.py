@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         le=65535,
         validation_alias=AliasChoices("LINEAGEGRAPH_SERVER_PORT", "server_port"),
     )
+    server_http_port: int = Field(
+        default=7474,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("LINEAGEGRAPH_SERVER_HTTP_PORT", "server_http_port"),
+        description="HTTP/Neo4j Browser port of the local server when started with --browser.",
+    )
     server_heap_mb: int = Field(
         default=2048, ge=256, validation_alias=AliasChoices("LINEAGEGRAPH_SERVER_HEAP_MB", "server_heap_mb")
     )

@@ -6,6 +6,9 @@ launcher class (``LineagegraphNeo4j.java``) is compiled once against them. The s
 detached, listens on 127.0.0.1 only, keeps its store under a project-local directory and is
 stopped with SIGTERM, which runs Neo4j's clean shutdown.
 
+Optionally (``http_port``) the same process also serves Neo4j's HTTP endpoint and Neo4j Browser;
+the Browser jar is fetched only the first time that mode is asked for.
+
 Authentication stays on: a random password is generated at first start into ``HOME/password``
 (mode 0600) and :class:`~lineagegraph.settings.Settings` reads it from there.
 """
@@ -13,6 +16,7 @@ Authentication stays on: a random password is generated at first start into ``HO
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -20,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -27,9 +32,12 @@ from pathlib import Path
 
 from lineagegraph.errors import ServerError
 
-__all__ = ["NEO4J_VERSION", "LocalServer", "ServerStatus", "ensure_runtime"]
+__all__ = ["BROWSER_VERSION", "NEO4J_VERSION", "LocalServer", "ServerStatus", "ensure_runtime"]
 
 NEO4J_VERSION = "5.26.22"
+# The newest Neo4j Browser published on Maven Central (later releases ship only inside the Neo4j
+# distributions); it talks Bolt to any 5.x server.
+BROWSER_VERSION = "5.24.0"
 _LAUNCHER = "LineagegraphNeo4j"
 # Flags Neo4j's own start script passes; without them the kernel fails with
 # "module java.base does not open java.nio" style LinkageErrors on Java 17+.
@@ -71,25 +79,26 @@ def _java_major(java: str) -> int:
     raise ServerError(f"could not read the Java version from: {text.strip()[:200]}")
 
 
-def ensure_runtime(*, quiet: bool = False) -> Path:
+def ensure_runtime(*, quiet: bool = False, browser: bool = False) -> Path:
     """Download (once) the Neo4j jars and compile the launcher; return the cache directory.
 
-    A second call finds both in the cache and touches no network.
+    With ``browser`` the Neo4j Browser jar is fetched too (into ``browser/``). A second call finds
+    everything in the cache and touches no network.
     """
     root = _cache_root()
     lib = root / "lib"
-    classes = root / "classes"
     marker = lib / ".complete"
     java = _find_tool("java", "install a JDK 17 or 21 (e.g. the openjdk-17-jdk package)")
     major = _java_major(java)
     if major not in (17, 21):
         raise ServerError(f"Neo4j {NEO4J_VERSION} needs Java 17 or 21; '{java}' is Java {major}")
     if not marker.exists():
-        mvn = _find_tool("mvn", "install Maven (the maven package) so the Neo4j jars can be fetched")
+        mvn = _find_tool("mvn", "install Maven (the maven package) to fetch the Neo4j jars")
         pom = resources.files("lineagegraph.server") / "pom.xml"
         with resources.as_file(pom) as pom_path:
             if not quiet:
-                print(f"lineagegraph: fetching Neo4j {NEO4J_VERSION} jars into {lib} (once)", file=sys.stderr)
+                print(f"lineagegraph: fetching Neo4j {NEO4J_VERSION} jars into {lib} (once)",
+                      file=sys.stderr)
             lib.mkdir(parents=True, exist_ok=True)
             proc = subprocess.run(
                 [mvn, "-B", "-q", "-f", str(pom_path), "dependency:copy-dependencies",
@@ -97,20 +106,70 @@ def ensure_runtime(*, quiet: bool = False) -> Path:
                 capture_output=True, text=True, check=False,
             )
         if proc.returncode != 0:
-            raise ServerError("Maven could not fetch the Neo4j jars:\n" + (proc.stdout + proc.stderr)[-2000:])
+            raise ServerError("Maven could not fetch the Neo4j jars:\n"
+                              + (proc.stdout + proc.stderr)[-2000:])
         marker.write_text(NEO4J_VERSION)
-    if not (classes / f"{_LAUNCHER}.class").exists():
-        javac = _find_tool("javac", "install a JDK (not only a JRE) to compile the launcher")
-        src = resources.files("lineagegraph.server") / f"{_LAUNCHER}.java"
-        classes.mkdir(parents=True, exist_ok=True)
-        with resources.as_file(src) as src_path:
-            proc = subprocess.run(
-                [javac, "-cp", str(lib / "*"), "-d", str(classes), str(src_path)],
-                capture_output=True, text=True, check=False,
-            )
+    if browser:
+        _ensure_browser(root, quiet=quiet)
+    _ensure_launcher(root)
+    return root
+
+
+def _browser_jar(root: Path) -> Path:
+    return root / "browser" / f"neo4j-browser-{BROWSER_VERSION}.jar"
+
+
+def _ensure_browser(root: Path, *, quiet: bool) -> None:
+    target = root / "browser"
+    marker = target / ".complete"
+    if marker.exists() and _browser_jar(root).exists():
+        return
+    mvn = _find_tool("mvn", "install Maven (the maven package) to fetch Neo4j Browser")
+    artifact = f"org.neo4j.client:neo4j-browser:{BROWSER_VERSION}"
+    if not quiet:
+        print(f"lineagegraph: fetching Neo4j Browser {BROWSER_VERSION} into {target} (once)",
+              file=sys.stderr)
+    target.mkdir(parents=True, exist_ok=True)
+    pom = resources.files("lineagegraph.server") / "pom.xml"
+    # The pom only anchors Maven (so a pom.xml in the working directory is not picked up); the
+    # copy goal resolves the one artifact named on the command line.
+    with resources.as_file(pom) as pom_path:
+        proc = subprocess.run(
+            [mvn, "-B", "-q", "-f", str(pom_path), "dependency:copy",
+             f"-Dartifact={artifact}", f"-DoutputDirectory={target}"],
+            capture_output=True, text=True, check=False,
+        )
+    if proc.returncode != 0 or not _browser_jar(root).exists():
+        raise ServerError(
+            f"Maven could not fetch Neo4j Browser ({artifact}), which the --browser mode needs; "
+            "the Bolt-only server still works without it:\n" + (proc.stdout + proc.stderr)[-2000:]
+        )
+    marker.write_text(BROWSER_VERSION)
+
+
+def _ensure_launcher(root: Path) -> None:
+    """Compile the launcher when its class is missing or older than the packaged source."""
+    classes = root / "classes"
+    stamp = classes / ".source-sha256"
+    src = resources.files("lineagegraph.server") / f"{_LAUNCHER}.java"
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    current = stamp.read_text().strip() if stamp.exists() else None
+    if (classes / f"{_LAUNCHER}.class").exists() and current == digest:
+        return
+    javac = _find_tool("javac", "install a JDK (not only a JRE) to compile the launcher")
+    classes.mkdir(parents=True, exist_ok=True)
+    # Compile aside and move the class in with a rename, so a server starting meanwhile from the
+    # same cache never loads a half-written class file.
+    with tempfile.TemporaryDirectory(dir=root) as scratch, resources.as_file(src) as src_path:
+        proc = subprocess.run(
+            [javac, "-cp", str(root / "lib" / "*"), "-d", scratch, str(src_path)],
+            capture_output=True, text=True, check=False,
+        )
         if proc.returncode != 0:
             raise ServerError("could not compile the Neo4j launcher:\n" + proc.stderr[-2000:])
-    return root
+        for compiled in Path(scratch).glob("*.class"):
+            os.replace(compiled, classes / compiled.name)
+    stamp.write_text(digest)
 
 
 @dataclass(frozen=True)
@@ -121,10 +180,13 @@ class ServerStatus:
     pid: int | None
     uri: str
     home: Path
+    browser_url: str | None = None
+    """Neo4j Browser's address when the server also serves HTTP, else None."""
 
     def describe(self) -> str:
         if self.running:
-            return f"running (pid {self.pid}) at {self.uri}, data in {self.home}"
+            browser = f", Neo4j Browser at {self.browser_url}" if self.browser_url else ""
+            return f"running (pid {self.pid}) at {self.uri}{browser}, data in {self.home}"
         return f"not running (data in {self.home})"
 
 
@@ -143,6 +205,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _browser_url(http_port: int | None) -> str | None:
+    return f"http://127.0.0.1:{http_port}/browser/" if http_port else None
+
+
 def _port_open(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
@@ -150,13 +216,18 @@ def _port_open(port: int) -> bool:
 
 
 class LocalServer:
-    """One Neo4j process serving the store under ``home`` on ``127.0.0.1:port``."""
+    """One Neo4j process serving the store under ``home`` on ``127.0.0.1:port``.
 
-    def __init__(self, home: Path, port: int = 7687, *, heap_mb: int = 2048, page_cache_mb: int = 512):
+    With ``http_port`` a start also opens the HTTP endpoint and Neo4j Browser on that port.
+    """
+
+    def __init__(self, home: Path, port: int = 7687, *, heap_mb: int = 2048,
+                 page_cache_mb: int = 512, http_port: int | None = None):
         self.home = home.resolve()
         self.port = port
         self.heap_mb = heap_mb
         self.page_cache_mb = page_cache_mb
+        self.http_port = http_port
 
     @property
     def uri(self) -> str:
@@ -165,6 +236,12 @@ class LocalServer:
     @property
     def _pid_file(self) -> Path:
         return self.home / "neo4j.pid"
+
+    @property
+    def _http_port_file(self) -> Path:
+        # Written at start in browser mode, so status() of any LocalServer for this home (the CLI
+        # builds one without http_port) can tell where the Browser is.
+        return self.home / "http.port"
 
     @property
     def password_file(self) -> Path:
@@ -190,52 +267,92 @@ class LocalServer:
             return None
         return pid if _pid_alive(pid) else None
 
+    def _served_http_port(self) -> int | None:
+        try:
+            return int(self._http_port_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
     def status(self) -> ServerStatus:
         pid = self._pid()
-        return ServerStatus(running=pid is not None and _port_open(self.port), pid=pid, uri=self.uri, home=self.home)
+        running = pid is not None and _port_open(self.port)
+        http_port = self._served_http_port() if running else None
+        return ServerStatus(running=running, pid=pid, uri=self.uri, home=self.home,
+                            browser_url=_browser_url(http_port))
+
+    def _check_mode(self, status: ServerStatus) -> ServerStatus:
+        """A running server cannot gain the HTTP endpoint; say so instead of pretending."""
+        served = self._served_http_port() if status.running else None
+        if self.http_port is not None and served != self.http_port:
+            now = f"serves HTTP on port {served}" if served else "runs without HTTP and Browser"
+            raise ServerError(
+                f"the server at {self.uri} already {now}; stop it first "
+                f"('lineagegraph server stop') and start it again to serve Neo4j Browser "
+                f"on port {self.http_port}"
+            )
+        return status
 
     def start(self, *, timeout: float = 180.0, quiet: bool = False) -> ServerStatus:
-        """Start the server unless it already runs; wait until Bolt accepts logins."""
+        """Start the server unless it already runs; wait until Bolt (and HTTP) accepts logins."""
         current = self.status()
         if current.running:
-            return current
+            return self._check_mode(current)
         if current.pid is not None:
             # Started but not listening yet (another process is starting it): just wait.
-            return self._wait_ready(current.pid, timeout)
+            return self._check_mode(self._wait_ready(current.pid, timeout))
         if _port_open(self.port):
             raise ServerError(
                 f"port {self.port} on 127.0.0.1 is taken by another program; "
                 "set LINEAGEGRAPH_SERVER_PORT or NEO4J_URI"
             )
-        runtime = ensure_runtime(quiet=quiet)
+        if self.http_port == self.port:
+            raise ServerError(f"the HTTP port must differ from the Bolt port ({self.port})")
+        if self.http_port is not None and _port_open(self.http_port):
+            raise ServerError(
+                f"HTTP port {self.http_port} on 127.0.0.1 is taken by another program; "
+                "set LINEAGEGRAPH_SERVER_HTTP_PORT or pass --http-port"
+            )
+        runtime = ensure_runtime(quiet=quiet, browser=self.http_port is not None)
         java = _find_tool("java", "install a JDK 17 or 21")
         self.password()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        classpath = os.pathsep.join([str(runtime / "classes"), str(runtime / "lib" / "*")])
+        classpath = [str(runtime / "classes"), str(runtime / "lib" / "*")]
+        args = [str(self.home), str(self.port), str(self.page_cache_mb), str(self.password_file)]
+        if self.http_port is not None:
+            classpath.append(str(_browser_jar(runtime)))
+            args.append(str(self.http_port))
+            self._http_port_file.write_text(str(self.http_port))
+        else:
+            self._http_port_file.unlink(missing_ok=True)
         cmd = [
-            java, f"-Xmx{self.heap_mb}m", "-XX:+UseG1GC", *_JVM_OPENS, "-cp", classpath, _LAUNCHER,
-            str(self.home), str(self.port), str(self.page_cache_mb), str(self.password_file),
+            java, f"-Xmx{self.heap_mb}m", "-XX:+UseG1GC", *_JVM_OPENS,
+            "-cp", os.pathsep.join(classpath), _LAUNCHER, *args,
         ]
         with open(self.log_file, "ab") as log:
-            proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            proc = subprocess.Popen(  # fixed argv, no shell
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True, cwd=self.home,
             )
         self._pid_file.write_text(str(proc.pid))
         if not quiet:
-            print(f"lineagegraph: starting Neo4j {NEO4J_VERSION} at {self.uri} (data in {self.home})",
-                  file=sys.stderr)
+            print(f"lineagegraph: starting Neo4j {NEO4J_VERSION} at {self.uri} "
+                  f"(data in {self.home})", file=sys.stderr)
         return self._wait_ready(proc.pid, timeout)
 
     def _wait_ready(self, pid: int, timeout: float) -> ServerStatus:
+        http_port = self._served_http_port()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not _pid_alive(pid):
-                raise ServerError(f"Neo4j exited during start-up; last log lines:\n{self._log_tail()}")
-            if _port_open(self.port) and "ready on bolt" in self._log_tail(4000):
-                return ServerStatus(running=True, pid=pid, uri=self.uri, home=self.home)
+                raise ServerError("Neo4j exited during start-up; last log lines:\n"
+                                  + self._log_tail())
+            if (_port_open(self.port) and (http_port is None or _port_open(http_port))
+                    and "ready on bolt" in self._log_tail(4000)):
+                return ServerStatus(running=True, pid=pid, uri=self.uri, home=self.home,
+                                    browser_url=_browser_url(http_port))
             time.sleep(0.25)
-        raise ServerError(f"Neo4j did not become ready within {timeout:.0f}s; log:\n{self._log_tail()}")
+        raise ServerError(f"Neo4j did not become ready within {timeout:.0f}s; log:\n"
+                          + self._log_tail())
 
     def _log_tail(self, chars: int = 1500) -> str:
         try:
@@ -248,12 +365,14 @@ class LocalServer:
         pid = self._pid()
         if pid is None:
             self._pid_file.unlink(missing_ok=True)
+            self._http_port_file.unlink(missing_ok=True)
             return False
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not _pid_alive(pid):
                 self._pid_file.unlink(missing_ok=True)
+                self._http_port_file.unlink(missing_ok=True)
                 return True
             time.sleep(0.2)
         raise ServerError(
