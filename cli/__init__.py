@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from lineagegraph.cli import admin  # noqa: F401  (registers commands)
-from lineagegraph.cli import prov  # noqa: F401  (registers commands)
-from lineagegraph.cli import queries  # noqa: F401  (registers commands)
+# Importing a command module registers its commands on the app.
+from lineagegraph.cli import admin, demo, html, prov, queries  # noqa: F401
 from lineagegraph.cli._app import app
 from lineagegraph.errors import LineageGraphError
 

@@ -14,7 +14,7 @@ from rich.table import Table
 from lineagegraph import templates
 from lineagegraph.cli._app import app, open_store, print_json
 from lineagegraph.errors import LineageGraphError
-from lineagegraph.queries import LineageGraph
+from lineagegraph.queries import LineageDiff, LineageGraph
 from lineagegraph.subgraph import GraphNode, Subgraph
 
 DepthOpt = Annotated[
@@ -156,10 +156,15 @@ def diff(
         result = graph.diff(a, b, depth=depth)
     if as_json:
         print_json(result.model_dump(mode="json"))
-        return
+    else:
+        print_diff(result, a, b)
+
+
+def print_diff(result: LineageDiff, a: str, b: str) -> None:
+    """The human-readable diff: upstream inputs, activity changes, differing versions."""
     console = _console()
     inputs = Table(title=f"Upstream entities of A={a} and B={b}")
-    for column in ("", "id", "label", "uri", "digest"):
+    for column in ("", "id", "label", "uri / location", "digest"):
         inputs.add_column(column, overflow="fold")
     for mark, nodes in (
         ("only A", result.only_a),
@@ -171,7 +176,7 @@ def diff(
                 mark,
                 node.id,
                 node.display_name,
-                _cell(node.properties.get("uri")),
+                _cell(node.properties.get("uri") or node.properties.get("location")),
                 _cell(node.properties.get("digest")),
             )
     console.print(inputs)

@@ -107,6 +107,7 @@ _NOT_COMPARED = BOOKKEEPING | {
     "qname",
 }
 # Activity properties that name what ran, in the order diff uses them to pair activities.
+_RUN_NUMBER = re.compile(r"\d+")
 _WHAT_PROPS = ("component", "function", "job", "job_name", "name", "step", "label")
 
 
@@ -266,7 +267,11 @@ def _loads(value: Any) -> Any:
 
 
 def activity_params(node: GraphNode) -> dict[str, Any]:
-    """An activity's parameters, nested keys joined with dots (``params`` JSON and friends)."""
+    """An activity's parameters, nested keys joined with dots.
+
+    These are the ``params`` JSON and its synonyms, plus every other attribute that is neither
+    code nor environment nor bookkeeping (a PROV document's ``ex:learning_rate``, say).
+    """
     out: dict[str, Any] = {}
     for prop, prefix in _PARAM_PROPS.items():
         if prop in node.properties:
@@ -274,13 +279,15 @@ def activity_params(node: GraphNode) -> dict[str, Any]:
             flat = _flatten(value) if isinstance(value, dict) else {"": value}
             for key, item in flat.items():
                 out[(prefix + key).rstrip(".") or prop] = item
+    out.update(_aspects(node)[2])
     return out
 
 
-def _aspects(node: GraphNode) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(code, environment) properties of an activity, nested JSON values flattened."""
+def _aspects(node: GraphNode) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(code, environment, other) properties of an activity, nested JSON values flattened."""
     code: dict[str, Any] = {}
     env: dict[str, Any] = {}
+    other: dict[str, Any] = {}
     for prop, raw in node.properties.items():
         if prop in _NOT_COMPARED or prop in _PARAM_PROPS:
             continue
@@ -295,7 +302,9 @@ def _aspects(node: GraphNode) -> tuple[dict[str, Any], dict[str, Any]]:
                 env[key] = item
             elif _CODE_KEY.search(key):
                 code[key] = item
-    return code, env
+            else:
+                other[key] = item
+    return code, env, other
 
 
 def _what(node: GraphNode) -> str:
@@ -866,6 +875,25 @@ class LineageGraph:
                 (
                     result.shared if in_a and in_b else result.only_a if in_a else result.only_b
                 ).append(node)
+        # The activities that made A and B correspond whatever their names, even when B's
+        # lineage also contains A's maker (B is a revision of A).
+        makers = {
+            row["id"]: row["maker"]
+            for row in self.store.read(
+                "UNWIND $ids AS id MATCH (:Element {id: id})-[:WAS_GENERATED_BY]->(m:Activity) "
+                "WITH id, m ORDER BY m.started_at DESC RETURN id, collect(m.id)[0] AS maker",
+                ids=[a, b],
+            )
+        }
+        maker_a, maker_b = makers.get(a), makers.get(b)
+        if maker_a and maker_b and maker_a != maker_b:
+            nodes = {n.id: n for n in (*acts_a, *acts_b)}
+            for row in rows:
+                node = _node(row["node"])
+                nodes.setdefault(node.id, node)
+            acts_a = [n for n in acts_a if n.id != maker_a]
+            acts_b = [n for n in acts_b if n.id != maker_b]
+            self._pair_activities(result, [nodes[maker_a]], [nodes[maker_b]], agents, force=True)
         self._pair_activities(result, acts_a, acts_b, agents)
         self._pair_versions(result, generals)
         return result
@@ -876,13 +904,18 @@ class LineageGraph:
         acts_a: list[GraphNode],
         acts_b: list[GraphNode],
         agents: Mapping[str, list[GraphNode]],
+        *,
+        force: bool = False,
     ) -> None:
+        """Pair activities of A with those of B by what they ran (``force``: pair as given)."""
+
         def by_what(nodes: list[GraphNode]) -> dict[str, list[GraphNode]]:
             groups: dict[str, list[GraphNode]] = {}
             for node in sorted(
                 nodes, key=lambda n: (_node_time(n) is None, _node_time(n) or 0, n.id)
             ):
-                groups.setdefault(_what(node), []).append(node)
+                # "train (run 41)" and "train (run 42)" are the same step run twice.
+                groups.setdefault(_RUN_NUMBER.sub("#", _what(node)), []).append(node)
             return groups
 
         def agent_map(node: GraphNode) -> dict[str, Any]:
@@ -893,12 +926,15 @@ class LineageGraph:
             return {k: ", ".join(sorted(v)) for k, v in out.items()}
 
         groups_a, groups_b = by_what(acts_a), by_what(acts_b)
+        if force:
+            groups_a = {_what(acts_a[0]): acts_a}
+            groups_b = {_what(acts_a[0]): acts_b}
         for what in sorted(set(groups_a) | set(groups_b)):
             left, right = groups_a.get(what, []), groups_b.get(what, [])
             # Repeated steps (a function called twice) pair up in time order.
             for node_a, node_b in zip(left, right, strict=False):
-                code_a, env_a = _aspects(node_a)
-                code_b, env_b = _aspects(node_b)
+                code_a, env_a, _ = _aspects(node_a)
+                code_b, env_b, _ = _aspects(node_b)
                 result.activity_changes.append(
                     ActivityChange(
                         what=what,
