@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from lineagegraph.cli._app import app, imports_app, open_store, print_json, server_app
+from lineagegraph.cli._app import app, imports_app, is_quiet, open_store, print_json, server_app
 from lineagegraph.server import LocalServer
 from lineagegraph.settings import Settings
 
@@ -68,7 +68,7 @@ def imports_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List import runs, newest first."""
-    with open_store(quiet=True) as store:
+    with open_store(quiet=is_quiet(False)) as store:
         runs = [row["run"] for row in store.import_runs(limit)]
     if as_json:
         print_json(runs)
@@ -88,7 +88,7 @@ def imports_remove(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Remove what only this import run wrote; other runs' data stays."""
-    with open_store(quiet=True) as store:
+    with open_store(quiet=is_quiet(False)) as store:
         counts = store.remove_import_run(run_id)
     if as_json:
         print_json({"run_id": run_id, **counts})

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lineagegraph import templates
-from lineagegraph.cli._app import app, open_store, print_json
+from lineagegraph.cli._app import app, is_quiet, open_store, print_json
 from lineagegraph.errors import LineageGraphError
 from lineagegraph.queries import LineageDiff, LineageGraph
 from lineagegraph.subgraph import GraphNode, Subgraph
@@ -29,7 +29,7 @@ TimeOpt = Annotated[str | None, typer.Option(help="ISO 8601 time, e.g. 2024-05-0
 
 @contextmanager
 def _graph() -> Iterator[LineageGraph]:
-    with open_store(quiet=True) as store:
+    with open_store(quiet=is_quiet(False)) as store:
         yield LineageGraph(store)
 
 
