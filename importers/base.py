@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from lineagegraph.errors import InputError
@@ -67,7 +68,9 @@ def run_import(
     receives the number of rows written per batch.
     """
     outcome = ImportOutcome()
-    for source in sources:
+    for given in sources:
+        # A file is the same source from any working directory (cron jobs often differ).
+        source = str(Path(given).resolve()) if Path(given).exists() else given
         try:
             for unit in importer.units(source):
                 progress = on_unit(unit) if on_unit else None

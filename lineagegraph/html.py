@@ -601,12 +601,15 @@ _PAGE_JS = r"""
     }
   }
   document.getElementById("fit").addEventListener("click", function () { overview(true); });
-  if (data.layout === "python") overview(false);
+  // Open the details panel first: it narrows the canvas, and the view is fitted to what is left.
   if (data.focus.length) {
     network.selectNodes([data.focus[0]]);
     state.selected = data.focus[0];
     showNode(data.focus[0]);
   }
+  network.setSize("100%", "100%");
+  network.redraw();
+  if (data.layout === "python") overview(false);
 })();
 """
 

@@ -90,7 +90,7 @@ from lineagegraph.model import (
     WasInvalidatedBy,
     WasStartedBy,
 )
-from lineagegraph.subgraph import GraphNode, GraphRelationship, Subgraph
+from lineagegraph.subgraph import BOOKKEEPING, GraphNode, GraphRelationship, Subgraph
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -162,7 +162,7 @@ _ACTIVITY_TIMES = {PROV_ATTR_STARTTIME: "started_at", PROV_ATTR_ENDTIME: "ended_
 # qualifiers. An attribute whose natural name is one of these keeps its full URI as its name.
 _RESERVED = frozenset({
     "id", "key", "label", "prov_type", "qname", "bundles", "prov_attrs", "prov_id",
-    "prov_partial", "import_runs", "created_by", "stub",
+    "prov_partial", *BOOKKEEPING,
     "started_at", "ended_at", "agent_type", "derivation_type",
     "time", "activity", "entity", "agent", "plan", "generation", "usage", "starter", "ender",
     "trigger", "informed", "informant", "delegate", "responsible", "influencee", "influencer",
@@ -481,8 +481,8 @@ def _read_relation(record: ProvRecord, bundle_id: QualifiedName | None, node: An
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _SPLIT = re.compile(r"^(.*[/#:?=])([^/#:?=]*)$")
-_BOOKKEEPING = frozenset({"id", "import_runs", "created_by", "stub", "prov_attrs", "key", "qname",
-                          "bundles", "label", "prov_type", "prov_id", "prov_partial"})
+# Properties that are not PROV attributes of a plain (non-PROV) node on export.
+_NOT_EXPORTED = BOOKKEEPING | {"id", "qname", "bundles", "label", "prov_type", "prov_id", "prov_partial"}
 
 
 def _native(value: Any) -> Any:
@@ -577,7 +577,7 @@ class _Writer:
             text = str(ptype)
             pairs.append((PROV_TYPE, PROV[text[5:]] if text.startswith("prov:") else text))
         for name, value in sorted(props.items()):
-            if name in _BOOKKEEPING or value is None:
+            if name in _NOT_EXPORTED or value is None:
                 continue
             attr = LG[name] if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", name) else LG[
                 re.sub(r"[^A-Za-z0-9_.\-]", "_", name)]

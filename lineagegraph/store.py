@@ -6,8 +6,9 @@ transient errors (two cron jobs colliding). Labels and relationship types are in
 from the enums in :mod:`lineagegraph.model`; every value travels as a parameter.
 
 Each import unit is an ``ImportRun`` node (outside the PROV labels). Every node and relationship
-lists the runs that wrote it in ``import_runs`` and names the run that created it in
-``created_by``, which is what ``imports remove`` undoes.
+names the run that created it in ``created_by`` and lists, per source that asserts it, the newest
+run of that source (aligned lists ``import_sources`` and ``import_runs``), which is what
+``imports remove`` undoes. Re-importing an unchanged source rewrites only those run ids.
 """
 
 from __future__ import annotations
@@ -41,15 +42,29 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
     "CREATE FULLTEXT INDEX element_search IF NOT EXISTS FOR (n:Element) ON EACH [n.label, n.id]",
 )
 
-# Appends the current run to a list property without duplicates (no APOC needed).
-_TOUCH = (
-    "CASE WHEN $run IN coalesce({v}.import_runs, []) THEN {v}.import_runs "
-    "ELSE coalesce({v}.import_runs, []) + $run END"
-)
+# Records that $run (reading $source) asserted element `{v}`. `import_sources` and `import_runs`
+# are aligned lists: one entry per source, holding the newest run of that source, so a daily cron
+# re-import replaces its own entry instead of growing the lists. Nothing is written when the entry
+# is already this run (an element mentioned twice in one import). No APOC needed.
+_TOUCH = """FOREACH (_ IN CASE WHEN $run IN coalesce({v}.import_runs, []) THEN [] ELSE [1] END |
+  SET {v}.import_runs = CASE WHEN $source IN coalesce({v}.import_sources, [])
+        THEN [i IN range(0, size({v}.import_sources) - 1) |
+              CASE WHEN {v}.import_sources[i] = $source THEN $run ELSE {v}.import_runs[i] END]
+        ELSE coalesce({v}.import_runs, []) + $run END)
+FOREACH (_ IN CASE WHEN $source IN coalesce({v}.import_sources, []) THEN [] ELSE [1] END |
+  SET {v}.import_sources = coalesce({v}.import_sources, []) + $source)
+"""
+
+# True when row.props would change `{v}`: compared key by key, without copying the property map.
+_CHANGES = "any(k IN keys(row.props) WHERE {v}[k] IS NULL OR {v}[k] <> row.props[k])"
 
 
 def _touch(var: str) -> str:
     return _TOUCH.replace("{v}", var)
+
+
+def _changes(var: str) -> str:
+    return _CHANGES.replace("{v}", var)
 
 
 @dataclass
@@ -82,6 +97,11 @@ class ImportSummary:
     status: str = "running"
     error: str | None = None
 
+    @property
+    def source_key(self) -> str:
+        """What identifies a source across runs: a later run of the same key supersedes this one."""
+        return f"{self.importer}:{self.source}"
+
     def line(self) -> str:
         n, r = self.nodes, self.relationships
         return (
@@ -105,54 +125,48 @@ class ImportSummary:
 def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
     labels = ":".join((kind.value, *extra))
     assert kind in ElementKind and all(lbl in EXTRA_LABELS for lbl in extra)
-    return (f"""
+    # `created`: made by this statement (a node this run made earlier already lists the run).
+    return f"""
 UNWIND $rows AS row
 MERGE (n:Element {{id: row.id}})
   ON CREATE SET n.created_by = $run
-WITH n, row, properties(n) AS before
-SET n += row.props, n:{labels}
+WITH n, row, n.created_by = $run AND n.import_runs IS NULL AS created
+WITH n, row, created, NOT created AND (coalesce(n.stub, false) OR {_changes("n")}) AS updated
+FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END | SET n += row.props)
+SET n:{labels}
 REMOVE n.stub
-SET n.import_runs = {_touch("n")}
-WITH row, before,
-     before.created_by = $run AND before.import_runs IS NULL AS created
+{_touch("n")}
 RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
-       sum(CASE WHEN NOT created AND (coalesce(before.stub, false)
-            OR any(k IN keys(row.props) WHERE before[k] IS NULL OR before[k] <> row.props[k]))
-           THEN 1 ELSE 0 END) AS updated,
+       sum(CASE WHEN updated THEN 1 ELSE 0 END) AS updated,
        count(*) AS total
 """
-    )
 
 
 def _endpoint(var: str, key: str, kind: ElementKind | None) -> str:
     label = f", {var}:{kind.value}" if kind else ""
-    return (f"""MERGE ({var}:Element {{id: row.{key}}})
+    return f"""MERGE ({var}:Element {{id: row.{key}}})
   ON CREATE SET {var}.stub = true, {var}.created_by = $run{label}
-SET {var}.import_runs = {_touch(var)}
-"""
-    )
+{_touch(var)}"""
 
 
 def _relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> str:
     assert rel_type in RelationType
-    return ("UNWIND $rows AS row\n"
-        + _endpoint("a", "start", start)
-        + "WITH a, row\n"
-        + _endpoint("b", "end", end)
-        + f"""WITH a, b, row
+    return f"""
+UNWIND $rows AS row
+{_endpoint("a", "start", start)}
+WITH a, row
+{_endpoint("b", "end", end)}
+WITH a, b, row
 MERGE (a)-[r:{rel_type.value} {{key: row.key}}]->(b)
   ON CREATE SET r.created_by = $run
-WITH r, row, properties(r) AS before
-SET r += row.props
-SET r.import_runs = {_touch("r")}
-WITH row, before, before.created_by = $run AND before.import_runs IS NULL AS created
+WITH r, row, r.created_by = $run AND r.import_runs IS NULL AS created
+WITH r, row, created, NOT created AND {_changes("r")} AS updated
+FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END | SET r += row.props)
+{_touch("r")}
 RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
-       sum(CASE WHEN NOT created
-            AND any(k IN keys(row.props) WHERE before[k] IS NULL OR before[k] <> row.props[k])
-           THEN 1 ELSE 0 END) AS updated,
+       sum(CASE WHEN updated THEN 1 ELSE 0 END) AS updated,
        count(*) AS total
 """
-    )
 
 
 class GraphWriter:
@@ -172,7 +186,8 @@ class GraphWriter:
     def _run_batches(self, query: str, rows: list[dict[str, Any]], counts: Counts) -> None:
         for start in range(0, len(rows), self._batch_size):
             batch = rows[start : start + self._batch_size]
-            record = self._tx.run(query, rows=batch, run=self._summary.run_id).single(strict=True)
+            record = self._tx.run(query, rows=batch, run=self._summary.run_id,
+                                  source=self._summary.source_key).single(strict=True)
             counts.add(record["created"], record["updated"], record["total"])
             if self._progress:
                 self._progress(len(batch))
@@ -339,39 +354,32 @@ class GraphStore:
         )
 
     def remove_import_run(self, run_id: str) -> dict[str, int]:
-        """Undo a run: delete what only it wrote, and forget it on what others also wrote.
+        """Undo a run: delete what only it asserts, and drop it from what other sources also assert.
 
-        Property values it changed on shared elements stay as they are. The ``ImportRun`` node is
-        kept with status ``removed`` so that the removal itself stays auditable.
+        An element asserted by several sources keeps its properties as they are. A run that a later
+        run of the same source has superseded owns nothing any more, so removing it changes no
+        element. The ``ImportRun`` node stays, with status ``removed``, so the removal is auditable.
         """
         found = self.read("MATCH (r:ImportRun {id: $id}) RETURN r.status AS status", id=run_id)
         if not found:
             raise NotFoundError(f"no import run with id {run_id!r} (see 'lineagegraph imports list')")
+        drop = (
+            "SET {v}.import_sources = [i IN range(0, size({v}.import_runs) - 1) "
+            "WHERE {v}.import_runs[i] <> $run | {v}.import_sources[i]], "
+            "{v}.import_runs = [x IN {v}.import_runs WHERE x <> $run]"
+        )
+        # (what is counted, which elements, what happens to each of them)
+        steps = (
+            ("relationships_deleted", "MATCH ()-[e]->() WHERE e.import_runs = [$run]", "DELETE e"),
+            ("relationships_kept", "MATCH ()-[e]->() WHERE $run IN e.import_runs", drop.replace("{v}", "e")),
+            ("nodes_deleted", "MATCH (e:Element) WHERE e.import_runs = [$run]", "DETACH DELETE e"),
+            ("nodes_kept", "MATCH (e:Element) WHERE $run IN e.import_runs", drop.replace("{v}", "e")),
+        )
         counts: dict[str, int] = {}
         with self.driver.session(database=self.database) as session:
-            for name, query in (
-                ("relationships_deleted",
-                 "MATCH ()-[r]->() WHERE r.import_runs = [$run] "
-                 "CALL (r) { DELETE r } IN TRANSACTIONS OF 10000 ROWS"),
-                ("relationships_kept",
-                 "MATCH ()-[r]->() WHERE $run IN r.import_runs "
-                 "CALL (r) { SET r.import_runs = [x IN r.import_runs WHERE x <> $run] } "
-                 "IN TRANSACTIONS OF 10000 ROWS"),
-                ("nodes_deleted",
-                 "MATCH (n:Element) WHERE n.import_runs = [$run] "
-                 "CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"),
-                ("nodes_kept",
-                 "MATCH (n:Element) WHERE $run IN n.import_runs "
-                 "CALL (n) { SET n.import_runs = [x IN n.import_runs WHERE x <> $run] } "
-                 "IN TRANSACTIONS OF 10000 ROWS"),
-            ):
-                c = session.run((query), run=run_id).consume().counters
-                if name == "relationships_deleted":
-                    counts[name] = c.relationships_deleted
-                elif name == "nodes_deleted":
-                    counts[name] = c.nodes_deleted
-                else:
-                    counts[name] = c.properties_set
+            for name, match, action in steps:
+                counts[name] = session.run(match + " RETURN count(e) AS c", run=run_id).single(strict=True)["c"]
+                session.run(f"{match} CALL (e) {{ {action} }} IN TRANSACTIONS OF 10000 ROWS", run=run_id).consume()
         self.write_query(
             "MATCH (r:ImportRun {id: $id}) SET r.status = 'removed', r.removed_at = $now",
             id=run_id, now=_now(),

@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["GraphNode", "GraphRelationship", "Subgraph", "dataframe", "require_extra"]
 
 # Properties that are bookkeeping rather than lineage; hidden from displays, kept in the data.
-BOOKKEEPING = frozenset({"import_runs", "created_by", "stub", "prov_attrs", "key"})
+BOOKKEEPING = frozenset({"import_runs", "import_sources", "created_by", "stub", "prov_attrs", "key"})
 
 
 def require_extra(module: str, extra: str) -> Any:

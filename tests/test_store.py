@@ -178,3 +178,56 @@ def test_require_ids_names_the_missing_ones(store: GraphStore) -> None:
     store.require_ids("here")
     with pytest.raises(NotFoundError, match="'gone'"):
         store.require_ids("here", "gone")
+
+
+def test_cron_reimport_supersedes_its_own_run(store: GraphStore) -> None:
+    """A source imported every night keeps one entry per element, for its newest run."""
+    elements, relations = pipeline()
+    runs = [store.import_elements("test", "nightly.json", elements, relations).run_id for _ in range(3)]
+    rows = store.read("MATCH (n:Element) RETURN n.import_runs AS runs, n.import_sources AS sources")
+    assert all(r["runs"] == [runs[-1]] and r["sources"] == ["test:nightly.json"] for r in rows)
+    rels = store.read("MATCH ()-[r]->() RETURN r.import_runs AS runs")
+    assert all(r["runs"] == [runs[-1]] for r in rels)
+
+    # The superseded runs own nothing any more; the newest one owns everything.
+    assert store.remove_import_run(runs[0]) == {
+        "relationships_deleted": 0, "relationships_kept": 0, "nodes_deleted": 0, "nodes_kept": 0}
+    assert counts(store) == (4, 4)
+    store.remove_import_run(runs[-1])
+    assert counts(store) == (0, 0)
+
+
+def test_two_sources_share_an_element(store: GraphStore) -> None:
+    a = store.import_elements("test", "a.json", [Entity(id="shared"), Entity(id="only-a")], [])
+    b = store.import_elements("test", "b.json", [Entity(id="shared")], [])
+    b2 = store.import_elements("test", "b.json", [Entity(id="shared")], [])
+    row = store.read("MATCH (n:Element {id: 'shared'}) RETURN n.import_runs AS runs, n.import_sources AS src")[0]
+    assert row == {"runs": [a.run_id, b2.run_id], "src": ["test:a.json", "test:b.json"]}
+    assert b.run_id not in row["runs"]
+
+    store.remove_import_run(a.run_id)
+    row = store.read("MATCH (n:Element {id: 'shared'}) RETURN n.import_runs AS runs, n.import_sources AS src")[0]
+    assert row == {"runs": [b2.run_id], "src": ["test:b.json"]}, "the lists stay aligned"
+    assert {r["id"] for r in store.read("MATCH (n:Element) RETURN n.id AS id")} == {"shared"}
+
+
+def test_unchanged_reimport_writes_only_run_ids(store: GraphStore) -> None:
+    """Re-asserting unchanged elements rewrites the run id, never the properties."""
+    from lineagegraph.model import ElementKind
+    from lineagegraph.store import _node_query
+
+    entities = [Entity(id=f"e{i}", label=f"dataset {i}", attributes={"rows": i}) for i in range(50)]
+    first = store.import_elements("test", "doc", entities, [])
+    rows = [{"id": e.id, "props": e.properties()} for e in entities]
+
+    def properties_set(rows: list[dict[str, object]]) -> int:
+        with store.driver.session(database=store.database) as session:
+            result = session.run(_node_query(ElementKind.ENTITY, ()), rows=rows, run="run-second",
+                                 source="test:doc")
+            return int(result.consume().counters.properties_set)
+
+    # A second run of the same source: the run id of each node is replaced, nothing else.
+    assert properties_set(rows) == 50
+    rows[0]["props"] = {**rows[0]["props"], "label": "renamed"}  # type: ignore[dict-item]
+    assert properties_set(rows) == 1 + 1, "the changed node's properties, and its run id, only"
+    assert first.nodes.created == 50
