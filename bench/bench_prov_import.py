@@ -27,7 +27,7 @@ from typing import Any, LiteralString, cast
 from prov.model import ProvDocument
 
 from lineagegraph.importers.base import run_import
-from lineagegraph.importers.prov import ProvImporter
+from lineagegraph.importers.prov import ProvImporter, load_document
 from lineagegraph.model import Element, Relation
 from lineagegraph.provcodec import document_to_graph
 from lineagegraph.server import NEO4J_VERSION, LocalServer
@@ -121,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
             assert outcome.summaries[0].nodes.created == 0
 
             t0 = time.perf_counter()
-            document_to_graph(doc)
+            parsed = load_document(path)
+            parse_only = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            document_to_graph(parsed)
             convert_only = time.perf_counter() - t0
 
             store.clear()
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     results |= {k: round(v) for k, v in rates.items()}
     results["batched_seconds"] = round(batched, 2)
     results["reimport_seconds"] = round(reimport, 2)
+    results["parse_only_seconds"] = round(parse_only, 2)
     results["convert_only_seconds"] = round(convert_only, 2)
     results["naive_sample_records"] = naive_n
     results["naive_seconds"] = round(naive, 2)
@@ -153,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"PROV import benchmark: {n_records} records ({results['file_mb']} MB PROV-JSON), Neo4j {NEO4J_VERSION}")
-    print(f"  batched importer : {results['batched_records_per_s']:>8} records/s  ({batched:.1f} s, "
-          f"of which parse+convert ~{convert_only:.1f} s for conversion alone)")
+    print(f"  batched importer : {results['batched_records_per_s']:>8} records/s  ({batched:.1f} s in all; "
+          f"parsing alone {parse_only:.1f} s, conversion alone {convert_only:.1f} s)")
     print(f"  re-import (same) : {results['reimport_records_per_s']:>8} records/s  ({reimport:.1f} s)")
     print(f"  naive baseline   : {results['naive_records_per_s']:>8} records/s  "
           f"(one transaction per record, {naive_n} records in {naive:.1f} s)")
