@@ -213,6 +213,15 @@ def _property_name(attr: QualifiedName) -> str:
     return attr.uri if name in _RESERVED or not name else name
 
 
+def _canonical(pairs: Iterable[tuple[QualifiedName, Any]]) -> list[tuple[QualifiedName, Any]]:
+    """A record's attributes in a fixed order.
+
+    prov keeps attributes in sets, whose order changes with Python's hash seed; without this an
+    unchanged file imported by another process would look changed.
+    """
+    return sorted(pairs, key=lambda pair: (pair[0].uri, type(pair[1]).__name__, str(pair[1])))
+
+
 class _Encoder:
     """Builds the exact JSON encoding of the records that share one node or relationship."""
 
@@ -263,7 +272,28 @@ class _Encoder:
         self.records.append({"t": "bundle", "b": None, "i": self.qref(bundle)})
 
     def dumps(self) -> str:
-        return json.dumps({"ns": self.namespaces, "records": self.records},
+        """The encoding, canonical: namespaces sorted by URI, records sorted, whatever the input order."""
+        order = sorted(range(len(self.namespaces)), key=lambda i: (self.namespaces[i][1], self.namespaces[i][0]))
+        new_index = {old: new for new, old in enumerate(order)}
+
+        def remap(item: Any) -> Any:
+            if isinstance(item, dict):
+                return {k: (remap_qref(v) if k in ("q", "d", "b", "i") else remap(v)) for k, v in item.items()}
+            if isinstance(item, list):
+                return [remap(v) for v in item]
+            return item
+
+        def remap_qref(ref: Any) -> Any:
+            return [new_index[ref[0]], ref[1]] if isinstance(ref, list) else ref
+
+        records = []
+        for record in self.records:
+            entry = remap(record)
+            if "a" in entry:
+                entry["a"] = [[remap_qref(record_name), remap(value)] for record_name, value in record["a"]]
+            records.append(entry)
+        records.sort(key=lambda r: json.dumps(r, sort_keys=True, ensure_ascii=False))
+        return json.dumps({"ns": [self.namespaces[i] for i in order], "records": records},
                           ensure_ascii=False, separators=(",", ":"))
 
 
@@ -307,7 +337,7 @@ class _Properties:
     def as_attributes(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: (v[0] if len(v) == 1 else v) for k, v in self.attributes.items()}
         if self.bundles:
-            out["bundles"] = list(self.bundles)
+            out["bundles"] = sorted(self.bundles)
         return out
 
 
@@ -408,7 +438,7 @@ def _read_element(record: ProvElement, bundle_id: QualifiedName | None, node: An
     acc: _NodeAcc = node(record.identifier)
     acc.add_kind(_ELEMENT_KINDS[record.get_type()])
     acc.props.add_bundle(bundle_id)
-    pairs = record.attributes
+    pairs = _canonical(record.attributes)
     readable = pairs
     if isinstance(record, ProvActivity):
         for name, value in pairs:
@@ -437,7 +467,7 @@ def _read_relation(record: ProvRecord, bundle_id: QualifiedName | None, node: An
         else:
             kwargs[fname] = value
     formal_names = record.FORMAL_ATTRIBUTES
-    pairs = record.attributes
+    pairs = _canonical(record.attributes)
     extra_pairs = [(n, v) for n, v in pairs if n not in formal_names]
     attributes: dict[str, Any] = {}
     if rtype == PROV_MENTION:
