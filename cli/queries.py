@@ -184,9 +184,11 @@ def print_diff(result: LineageDiff, a: str, b: str) -> None:
     for column in ("activity", "aspect", "key", "A", "B"):
         changes.add_column(column, overflow="fold")
     for change in result.activity_changes:
+        first = True
         for aspect in ("params", "code", "environment", "agents"):
             for vc in getattr(change, aspect):
-                changes.add_row(change.what, aspect, vc.key, _cell(vc.a), _cell(vc.b))
+                changes.add_row(change.what if first else "", aspect, vc.key, _cell(vc.a), _cell(vc.b))
+                first = False
     for mark, nodes in (
         ("only in A", result.activities_only_a),
         ("only in B", result.activities_only_b),

@@ -14,14 +14,18 @@
 // Neo4j Browser:
 //   :param {a: 'demo:model-v1', b: 'demo:model-v2'}
 MATCH (a:Element {id: $a}), (b:Element {id: $b})
-CALL (a) {
+// Neither walk passes through the other focus: when B is a revision of A, B's side holds what
+// B was made from besides A, so A's own making is compared with B's instead of counted as shared.
+CALL (a, b) {
   OPTIONAL MATCH (a)
-    (()-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER]->()){1,10/*$depth*/}(n)
+    (()-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER]->(m)
+      WHERE m <> b){1,10/*$depth*/}(n)
   RETURN collect(DISTINCT n) AS up_a
 }
-CALL (b) {
+CALL (a, b) {
   OPTIONAL MATCH (b)
-    (()-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER]->()){1,10/*$depth*/}(n)
+    (()-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER]->(m)
+      WHERE m <> a){1,10/*$depth*/}(n)
   RETURN collect(DISTINCT n) AS up_b
 }
 UNWIND up_a + up_b AS n

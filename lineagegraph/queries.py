@@ -927,8 +927,9 @@ class LineageGraph:
 
         groups_a, groups_b = by_what(acts_a), by_what(acts_b)
         if force:
-            groups_a = {_what(acts_a[0]): acts_a}
-            groups_b = {_what(acts_a[0]): acts_b}
+            what_a, what_b = _what(acts_a[0]), _what(acts_b[0])
+            both = what_a if what_a == what_b else f"{what_a} → {what_b}"
+            groups_a, groups_b = {both: acts_a}, {both: acts_b}
         for what in sorted(set(groups_a) | set(groups_b)):
             left, right = groups_a.get(what, []), groups_b.get(what, [])
             # Repeated steps (a function called twice) pair up in time order.
