@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lineagegraph.model import Activity, Entity, Used, WasDerivedFrom, WasGeneratedBy
-from lineagegraph.model import DerivationType
+from lineagegraph.model import Activity, DerivationType, Entity, Used, WasDerivedFrom, WasGeneratedBy
 from lineagegraph.queries import LineageGraph
 from lineagegraph.store import GraphStore
 
