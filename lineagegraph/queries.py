@@ -560,6 +560,9 @@ class Backtrace(BaseModel):
     id: str
     frames: list[Frame] = Field(default_factory=list)
 
+    def __str__(self) -> str:
+        return self.text()
+
     def text(self) -> str:
         if not self.frames:
             return f"no activity is recorded upstream of {self.id}"
@@ -625,6 +628,9 @@ class LineagePath(BaseModel):
 
     def to_subgraph(self) -> Subgraph:
         return Subgraph(nodes=self.nodes, relationships=self.relationships, focus=[self.a, self.b])
+
+    def __str__(self) -> str:
+        return self.text()
 
     def text(self) -> str:
         if not self.found:

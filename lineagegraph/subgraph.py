@@ -98,8 +98,10 @@ class Subgraph(BaseModel):
         for node in self.nodes:
             graph.add_node(node.id, labels=list(node.labels), **node.properties)
         for rel in self.relationships:
-            graph.add_edge(rel.start, rel.end, key=rel.type + ":" + str(rel.properties.get("key", "")),
-                           type=rel.type, **rel.properties)
+            # networkx's own `key` argument tells parallel edges apart; the graph's key goes in it.
+            attributes = {k: v for k, v in rel.properties.items() if k not in ("key", "type")}
+            graph.add_edge(rel.start, rel.end, key=f"{rel.type}:{rel.properties.get('key', '')}",
+                           type=rel.type, **attributes)
         return graph
 
     def to_pandas(self) -> pandas.DataFrame:

@@ -19,7 +19,7 @@ from fixtures_graphs import (
 
 from lineagegraph import templates
 from lineagegraph.errors import NotFoundError, QueryError
-from lineagegraph.model import Activity, Agent, RelationType
+from lineagegraph.model import Activity, Agent, Entity, RelationType, Used, WasGeneratedBy
 from lineagegraph.queries import LineageGraph
 from lineagegraph.store import GraphStore
 from lineagegraph.subgraph import Subgraph
@@ -447,3 +447,21 @@ def test_unknown_ids_raise_not_found(pipeline: Graph, lg: LineageGraph) -> None:
 def test_connect_and_context_manager(pipeline: Graph, test_settings: object) -> None:
     with LineageGraph.connect(test_settings) as graph:  # type: ignore[arg-type]
         assert "e:raw" in graph.ancestors("e:clean").ids
+
+
+def test_results_convert_for_notebooks(store: GraphStore) -> None:
+    """to_networkx keeps parallel relationships apart; str() of a backtrace is its text."""
+    store.import_elements("test", "nb", [Entity(id="in"), Activity(id="job", label="job"), Entity(id="out")], [
+        Used(activity="job", entity="in", attributes={"prov:role": "train"}),
+        Used(activity="job", entity="in", attributes={"prov:role": "validate"}),
+        WasGeneratedBy(entity="out", activity="job"),
+    ])
+    graph = LineageGraph(store)
+    up = graph.ancestors("out")
+    nxg = up.to_networkx()
+    assert nxg.number_of_edges("job", "in") == 2 and nxg.number_of_edges("out", "job") == 1
+    assert {d["type"] for _, _, d in nxg.edges(data=True)} == {"USED", "WAS_GENERATED_BY"}
+    frame = up.to_pandas()
+    assert set(frame["id"]) == {"in", "job", "out"}
+    bt = graph.backtrace("out")
+    assert str(bt) == bt.text() and str(bt).startswith("#0 job")
