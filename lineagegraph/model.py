@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from lineagegraph.redaction import redact
+
 __all__ = [
     "EXTRA_LABELS",
     "RELATION_MODELS",
@@ -133,13 +135,13 @@ class Element(_Model):
         return value
 
     def properties(self) -> dict[str, Any]:
-        """The node's Neo4j properties (without ``id``), nulls dropped."""
-        props: dict[str, Any] = {k: to_property(v) for k, v in self.attributes.items()}
+        """The node's Neo4j properties (without ``id``), nulls dropped, secrets redacted."""
+        props: dict[str, Any] = {k: to_property(redact(k, v)) for k, v in self.attributes.items()}
         typed = self.model_dump(exclude={"id", "attributes", "extra_labels"}, exclude_none=True)
         for key, value in typed.items():
             if key == "prov_type" and not value:
                 continue
-            props[key] = to_property(value)
+            props[key] = to_property(redact(key, value))
         return {k: v for k, v in props.items() if v is not None}
 
 
@@ -204,9 +206,10 @@ class Relation(_Model):
         return stable_key(self.type.value, self.qualifiers(), role, ptype)
 
     def properties(self) -> dict[str, Any]:
-        props: dict[str, Any] = {k: to_property(v) for k, v in self.attributes.items()}
+        """The relationship's Neo4j properties, nulls dropped, secrets redacted."""
+        props: dict[str, Any] = {k: to_property(redact(k, v)) for k, v in self.attributes.items()}
         for key, value in self.qualifiers().items():
-            props[key] = to_property(value)
+            props[key] = to_property(redact(key, value))
         if self.id:
             props["prov_id"] = self.id
         return {k: v for k, v in props.items() if v is not None}

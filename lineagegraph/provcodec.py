@@ -90,6 +90,7 @@ from lineagegraph.model import (
     WasInvalidatedBy,
     WasStartedBy,
 )
+from lineagegraph.redaction import REDACTED, is_secret_key, redact_value
 from lineagegraph.subgraph import BOOKKEEPING, GraphNode, GraphRelationship, Subgraph
 
 __all__ = [
@@ -219,7 +220,24 @@ def _canonical(pairs: Iterable[tuple[QualifiedName, Any]]) -> list[tuple[Qualifi
     prov keeps attributes in sets, whose order changes with Python's hash seed; without this an
     unchanged file imported by another process would look changed.
     """
-    return sorted(pairs, key=lambda pair: (pair[0].uri, type(pair[1]).__name__, str(pair[1])))
+    return sorted((_redacted(name, value) for name, value in pairs),
+                  key=lambda pair: (pair[0].uri, type(pair[1]).__name__, str(pair[1])))
+
+
+def _redacted(name: QualifiedName, value: Any) -> tuple[QualifiedName, Any]:
+    """The attribute with a secret-looking value replaced (see :mod:`lineagegraph.redaction`).
+
+    Done before both encodings are built, so the exact one (``prov_attrs``) never holds it either.
+    """
+    if is_secret_key(name.localpart):
+        return name, REDACTED
+    if isinstance(value, str):
+        return name, redact_value(value)
+    if isinstance(value, Literal) and isinstance(value.value, str):
+        clean = redact_value(value.value)
+        if clean != value.value:
+            return name, Literal(clean, value.datatype, value.langtag)
+    return name, value
 
 
 class _Encoder:
