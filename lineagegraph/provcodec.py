@@ -292,6 +292,10 @@ class _Encoder:
     def dumps(self) -> str:
         """The encoding, canonical: namespaces sorted by URI, records sorted, whatever the input order."""
         order = sorted(range(len(self.namespaces)), key=lambda i: (self.namespaces[i][1], self.namespaces[i][0]))
+        if len(self.records) == 1 and order == list(range(len(order))):
+            # The usual case, already canonical: one record, namespaces met in sorted order.
+            return json.dumps({"ns": self.namespaces, "records": self.records},
+                              ensure_ascii=False, separators=(",", ":"))
         new_index = {old: new for new, old in enumerate(order)}
 
         def remap(item: Any) -> Any:
