@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from lineagegraph import templates
 from lineagegraph.cli._app import export_app, import_app, is_quiet, open_store, print_json
 from lineagegraph.errors import QueryError
 from lineagegraph.export import export_prov, select_all, select_import_run, select_lineage
@@ -98,7 +99,9 @@ def import_prov(
 def export_prov_command(
     root: Annotated[str | None, typer.Option(
         "--root", help="Export the lineage around this node id.")] = None,
-    depth: Annotated[int, typer.Option(min=0, max=100, help="Hops from --root.")] = 10,
+    depth: Annotated[int, typer.Option(min=1, max=templates.MAX_DEPTH, help="Hops from --root.")] = (
+        templates.DEFAULT_DEPTH
+    ),
     direction: Annotated[Direction, typer.Option(
         help="up: where it came from; down: what it affects.")] = Direction.BOTH,
     import_run: Annotated[str | None, typer.Option(
