@@ -10,6 +10,7 @@ bearer token, a JWT, a URL with a password in it, which keeps the URL but loses 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 __all__ = ["REDACTED", "is_secret_key", "redact", "redact_value"]
@@ -35,21 +36,27 @@ _SECRET_VALUE = re.compile("|".join((
     r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWT
     r"\b[Bb]earer\s+[A-Za-z0-9._~+/\-]{16,}=*",
 )))
+# Each pattern above contains one of these; plain substring tests are much cheaper than the
+# regex, and almost no value contains any of them.
+_TRIGGERS = ("-----BEGIN", "AKIA", "ASIA", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "glpat-", "xox", "sk-",
+             "eyJ", "earer")
+
 # scheme://user:password@host -> keep everything but the password.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]+:)(?P<password>[^@/\s]+)(?P<at>@)")
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    """Whether a property/attribute name says its value is a secret."""
+    """Whether a property/attribute name says its value is a secret (names repeat: cached)."""
     last = re.split(r"[:.#/]", key)[-1]
     return bool(_SECRET_KEY.search(last)) and not _NOT_SECRET_KEY.search(last)
 
 
 def redact_value(value: str) -> str:
     """A string with embedded credentials removed (whole value or the password of a URL)."""
-    if _SECRET_VALUE.search(value):
+    if any(trigger in value for trigger in _TRIGGERS) and _SECRET_VALUE.search(value):
         return REDACTED
-    if "://" not in value:
+    if "://" not in value or "@" not in value:
         return value
     return _URL_PASSWORD.sub(lambda m: m.group("head") + REDACTED + m.group("at"), value)
 
