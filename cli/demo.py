@@ -17,6 +17,7 @@ from lineagegraph.cli.queries import print_diff
 from lineagegraph.importers.base import Importer, run_import
 from lineagegraph.importers.prov import ProvImporter
 from lineagegraph.queries import LineageGraph
+from lineagegraph.settings import Settings
 
 MODEL_V1 = "https://example.org/lineage#model-v1"
 MODEL_V2 = "https://example.org/lineage#model-v2"
@@ -61,3 +62,13 @@ def demo(
 
         _heading(f"diff: lineagegraph diff '{MODEL_V1}' '{MODEL_V2}'")
         print_diff(graph.diff(MODEL_V1, MODEL_V2), MODEL_V1, MODEL_V2)
+
+    settings = Settings()
+    if settings.uses_local_server:
+        _heading("next")
+        typer.echo(
+            f"The local Neo4j keeps running (data in {settings.server_home}). Explore with "
+            "'lineagegraph ancestors|descendants|bt|diff|search ...', or in Neo4j Browser after "
+            "'lineagegraph server stop && lineagegraph server start --browser'; "
+            "'lineagegraph server stop' stops it."
+        )
