@@ -8,6 +8,7 @@ every graph test errors with the reason; nothing is skipped.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,12 +20,26 @@ from lineagegraph.store import GraphStore
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_HOME = Path(os.environ.get("LINEAGEGRAPH_TEST_HOME", REPO / ".lineagegraph" / "test-neo4j"))
-TEST_PORT = int(os.environ.get("LINEAGEGRAPH_TEST_PORT", "17687"))
+DEFAULT_TEST_PORT = 17687
+
+
+def _test_port() -> int:
+    """LINEAGEGRAPH_TEST_PORT if set; else 17687, unless another program holds it (then a free port)."""
+    if "LINEAGEGRAPH_TEST_PORT" in os.environ:
+        return int(os.environ["LINEAGEGRAPH_TEST_PORT"])
+    ours = LocalServer(TEST_HOME, DEFAULT_TEST_PORT).status().pid is not None
+    with socket.socket() as probe:
+        taken = probe.connect_ex(("127.0.0.1", DEFAULT_TEST_PORT)) == 0
+    if ours or not taken:
+        return DEFAULT_TEST_PORT
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def neo4j_server() -> Iterator[LocalServer]:
-    server = LocalServer(TEST_HOME, TEST_PORT, heap_mb=2048, page_cache_mb=256)
+    server = LocalServer(TEST_HOME, _test_port(), heap_mb=2048, page_cache_mb=256)
     already_running = server.status().running
     server.start(timeout=240)
     yield server

@@ -15,9 +15,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pyvis
+from subgraphs import node, rel
 
 from lineagegraph.html import render_html, render_iframe
-from lineagegraph.subgraph import GraphNode, GraphRelationship, Subgraph
+from lineagegraph.subgraph import Subgraph
 
 VIS_JS = Path(pyvis.__file__).parent / "lib" / "vis-9.1.2" / "vis-network.min.js"
 HOSTILE = [
@@ -27,14 +28,6 @@ HOSTILE = [
     "javascript:alert(1)",
     "</SCRIPT ><!-- \u2028\u2029 &amp; ]]>",
 ]
-
-
-def node(node_id: str, kind: str, **props: object) -> GraphNode:
-    return GraphNode(id=node_id, labels=["Element", kind], properties=dict(props))
-
-
-def rel(start: str, rel_type: str, end: str, **props: object) -> GraphRelationship:
-    return GraphRelationship(start=start, end=end, type=rel_type, properties=dict(props))
 
 
 def pipeline() -> Subgraph:

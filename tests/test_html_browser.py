@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from subgraphs import node, rel
 
 from lineagegraph.html import render_iframe
-from lineagegraph.subgraph import GraphNode, GraphRelationship, Subgraph
+from lineagegraph.subgraph import GraphRelationship, Subgraph
 
 pytestmark = pytest.mark.browser
 
@@ -117,14 +118,6 @@ def wait_until(target: Any, expression: str, timeout: float = 180.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {expression}")
         time.sleep(0.05)
-
-
-def node(node_id: str, kind: str, **props: object) -> GraphNode:
-    return GraphNode(id=node_id, labels=["Element", kind], properties=dict(props))
-
-
-def rel(start: str, rel_type: str, end: str, **props: object) -> GraphRelationship:
-    return GraphRelationship(start=start, end=end, type=rel_type, properties=dict(props))
 
 
 def pipeline() -> Subgraph:
