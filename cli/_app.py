@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any
 
 import typer
@@ -33,6 +34,14 @@ app.add_typer(import_app, name="import")
 app.add_typer(export_app, name="export")
 app.add_typer(server_app, name="server")
 app.add_typer(imports_app, name="imports")
+
+
+class Direction(StrEnum):
+    """Which way a lineage command walks: up (causes), down (effects), or both."""
+
+    UP = "up"
+    DOWN = "down"
+    BOTH = "both"
 
 
 def is_quiet(quiet: bool) -> bool:

@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lineagegraph.cli._app import export_app, is_quiet, open_store
+from lineagegraph.cli._app import Direction, export_app, is_quiet, open_store
 from lineagegraph.queries import LineageGraph
 from lineagegraph.templates import DEFAULT_DEPTH, MAX_DEPTH
 
 _HEADINGS = {"up": "Upstream lineage of", "down": "Downstream lineage of", "both": "Lineage of"}
-
-
-class Direction(StrEnum):
-    UP = "up"
-    DOWN = "down"
-    BOTH = "both"
 
 
 def default_path(element_id: str) -> Path:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from lineagegraph import templates
-from lineagegraph.cli._app import export_app, import_app, is_quiet, open_store, print_json
+from lineagegraph.cli._app import Direction, export_app, import_app, is_quiet, open_store, print_json
 from lineagegraph.errors import QueryError
 from lineagegraph.export import export_prov, select_all, select_import_run, select_lineage
 from lineagegraph.importers.base import ImportUnit, run_import
@@ -32,12 +32,6 @@ class ProvFormat(StrEnum):
 
 
 assert {f.value for f in ProvFormat} == set(FORMATS) == set(EXPORT_FORMATS)
-
-
-class Direction(StrEnum):
-    UP = "up"
-    DOWN = "down"
-    BOTH = "both"
 
 
 def _error(message: str) -> None:
