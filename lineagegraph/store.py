@@ -123,8 +123,11 @@ class ImportSummary:
 
 
 def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
+    # Labels are the one part of this text not passed as a parameter: allow-listed, checked here
+    # as well as in the models (an assert would vanish under `python -O`).
+    if not isinstance(kind, ElementKind) or not set(extra) <= EXTRA_LABELS:
+        raise ValueError(f"labels outside the allow-list: {kind!r}, {extra!r}")
     labels = ":".join((kind.value, *extra))
-    assert kind in ElementKind and all(lbl in EXTRA_LABELS for lbl in extra)
     # `created`: made by this statement (a node this run made earlier already lists the run).
     return f"""
 UNWIND $rows AS row
@@ -150,7 +153,8 @@ def _endpoint(var: str, key: str, kind: ElementKind | None) -> str:
 
 
 def _relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> str:
-    assert rel_type in RelationType
+    if not isinstance(rel_type, RelationType):
+        raise ValueError(f"relationship type outside the allow-list: {rel_type!r}")
     return f"""
 UNWIND $rows AS row
 {_endpoint("a", "start", start)}
@@ -170,7 +174,7 @@ RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
 
 
 class GraphWriter:
-    """Buffers elements and relations and writes them in batches inside one transaction.
+    """Writes elements and relations in batches inside one transaction, grouped by label/type.
 
     Elements are written before relations so that a relation's ends get their declared kind;
     an end that is never declared stays a ``stub`` node (PROV allows undeclared references).
@@ -272,7 +276,7 @@ class GraphStore:
     def read(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Run a read query; return its records as dicts."""
         records, _, _ = self.driver.execute_query(
-            (query), params, database_=self.database,
+            query, params, database_=self.database,
             routing_=neo4j.RoutingControl.READ,
         )
         return [record.data() for record in records]
@@ -280,7 +284,7 @@ class GraphStore:
     def write_query(self, query: str, **params: Any) -> list[dict[str, Any]]:
         """Run one write query in its own transaction; return its records as dicts."""
         records, _, _ = self.driver.execute_query(
-            (query), params, database_=self.database,
+            query, params, database_=self.database,
         )
         return [record.data() for record in records]
 

@@ -231,3 +231,15 @@ def test_unchanged_reimport_writes_only_run_ids(store: GraphStore) -> None:
     rows[0]["props"] = {**rows[0]["props"], "label": "renamed"}  # type: ignore[dict-item]
     assert properties_set(rows) == 1 + 1, "the changed node's properties, and its run id, only"
     assert first.nodes.created == 50
+
+
+def test_query_builders_refuse_labels_outside_the_allow_list() -> None:
+    from lineagegraph.model import ElementKind
+    from lineagegraph.store import _node_query, _relation_query
+
+    with pytest.raises(ValueError, match="allow-list"):
+        _node_query(ElementKind.ENTITY, ("Entity) DETACH DELETE n //",))
+    with pytest.raises(ValueError, match="allow-list"):
+        _node_query("Entity:Admin", ())  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="allow-list"):
+        _relation_query("USED]->() DETACH DELETE a //", None, None)  # type: ignore[arg-type]
