@@ -243,3 +243,25 @@ def test_query_builders_refuse_labels_outside_the_allow_list() -> None:
         _node_query("Entity:Admin", ())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="allow-list"):
         _relation_query("USED]->() DETACH DELETE a //", None, None)  # type: ignore[arg-type]
+
+
+def test_concurrent_imports_converge(store: GraphStore) -> None:
+    """Two cron jobs at once: overlapping imports in parallel transactions create no duplicates."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = [Entity(id=f"s{i}", label=f"shared {i}") for i in range(300)]
+
+    def job(worker: int) -> None:
+        mine = [Activity(id=f"w{worker}-a{i}") for i in range(100)]
+        rels = [Used(activity=f"w{worker}-a{i}", entity=f"s{(i * 7 + worker) % 300}") for i in range(100)]
+        for attempt in range(3):
+            store.import_elements("test", f"worker-{worker}-{attempt}", shared + mine, rels)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(job, range(4)))  # re-raises any worker's exception
+
+    assert counts(store) == (300 + 4 * 100, 4 * 100)
+    assert store.read("MATCH (r:ImportRun) WHERE r.status <> 'ok' RETURN count(r) AS c")[0]["c"] == 0
+    runs = store.read("MATCH (n:Element {id: 's0'}) RETURN size(n.import_runs) AS n, "
+                      "size(n.import_sources) AS s")[0]
+    assert runs == {"n": 12, "s": 12}, "every source that asserted it is recorded once"
