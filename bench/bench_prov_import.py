@@ -24,17 +24,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, LiteralString, cast
 
+from _server import REPO, add_server_arguments, empty_graph
 from prov.model import ProvDocument
 
 from lineagegraph.importers.base import run_import
 from lineagegraph.importers.prov import ProvImporter, load_document
 from lineagegraph.model import Element, Relation
 from lineagegraph.provcodec import document_to_graph
-from lineagegraph.server import NEO4J_VERSION, LocalServer
-from lineagegraph.settings import Settings
+from lineagegraph.server import NEO4J_VERSION
 from lineagegraph.store import GraphStore
 
-REPO = Path(__file__).resolve().parent.parent
 RECORDS_PER_STEP = 6  # entity, activity, used, wasGeneratedBy, wasAssociatedWith, wasDerivedFrom
 
 
@@ -83,61 +82,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--baseline-records", type=int, default=3_000)
     parser.add_argument("--batch-size", type=int, default=5_000)
-    parser.add_argument("--port", type=int, default=17690)
-    parser.add_argument("--home", type=Path, default=REPO / ".lineagegraph" / "bench-neo4j")
+    add_server_arguments(parser)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "prov_import.json")
     args = parser.parse_args(argv)
 
-    server = LocalServer(args.home, args.port, heap_mb=4096, page_cache_mb=1024)
-    was_running = server.status().running
-    server.start(quiet=True)
-    settings = Settings(server_home=args.home, server_port=args.port, batch_size=args.batch_size)
     results: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
         "neo4j": NEO4J_VERSION,
         "batch_size": args.batch_size,
     }
-    try:
-        with GraphStore.connect(settings, quiet=True) as store, tempfile.TemporaryDirectory() as tmp:
-            store.init_schema()
-            store.clear()
-            doc = generate(args.records)
-            path = Path(tmp) / "bench.json"
-            doc.serialize(str(path), format="json")
-            elements, relations = document_to_graph(doc)
-            n_records = len(elements) + len(relations)
-            results["records"] = n_records
-            results["file_mb"] = round(path.stat().st_size / 1e6, 1)
+    with empty_graph(args, batch_size=args.batch_size) as store, tempfile.TemporaryDirectory() as tmp:
+        doc = generate(args.records)
+        path = Path(tmp) / "bench.json"
+        doc.serialize(str(path), format="json")
+        elements, relations = document_to_graph(doc)
+        n_records = len(elements) + len(relations)
+        results["records"] = n_records
+        results["file_mb"] = round(path.stat().st_size / 1e6, 1)
 
-            t0 = time.perf_counter()
-            outcome = run_import(store, ProvImporter(), [str(path)])
-            batched = time.perf_counter() - t0
-            assert outcome.ok and outcome.summaries[0].nodes.created == len(elements)
+        t0 = time.perf_counter()
+        outcome = run_import(store, ProvImporter(), [str(path)])
+        batched = time.perf_counter() - t0
+        assert outcome.ok and outcome.summaries[0].nodes.created == len(elements)
 
-            t0 = time.perf_counter()
-            outcome = run_import(store, ProvImporter(), [str(path)])
-            reimport = time.perf_counter() - t0
-            assert outcome.summaries[0].nodes.created == 0
+        t0 = time.perf_counter()
+        outcome = run_import(store, ProvImporter(), [str(path)])
+        reimport = time.perf_counter() - t0
+        assert outcome.summaries[0].nodes.created == 0
 
-            t0 = time.perf_counter()
-            parsed = load_document(path)
-            parse_only = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            document_to_graph(parsed)
-            convert_only = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        parsed = load_document(path)
+        parse_only = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        document_to_graph(parsed)
+        convert_only = time.perf_counter() - t0
 
-            store.clear()
-            share = args.baseline_records / n_records
-            sample_e = elements[: max(1, int(len(elements) * share))]
-            sample_r = relations[: max(1, int(len(relations) * share))]
-            t0 = time.perf_counter()
-            naive_write(store, sample_e, sample_r)
-            naive = time.perf_counter() - t0
-            naive_n = len(sample_e) + len(sample_r)
-    finally:
-        if not was_running:
-            server.stop()
+        store.clear()
+        share = args.baseline_records / n_records
+        sample_e = elements[: max(1, int(len(elements) * share))]
+        sample_r = relations[: max(1, int(len(relations) * share))]
+        t0 = time.perf_counter()
+        naive_write(store, sample_e, sample_r)
+        naive = time.perf_counter() - t0
+        naive_n = len(sample_e) + len(sample_r)
 
     rates = {
         "batched_records_per_s": n_records / batched,

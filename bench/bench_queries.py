@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import neo4j
+from _server import REPO, add_server_arguments, empty_graph
 
 from lineagegraph.model import Activity, Entity, Relation, Used, WasGeneratedBy
 from lineagegraph.queries import LineageGraph
-from lineagegraph.server import NEO4J_VERSION, LocalServer
-from lineagegraph.settings import Settings
+from lineagegraph.server import NEO4J_VERSION
 from lineagegraph.store import GraphStore
 
-REPO = Path(__file__).resolve().parent.parent
 BASELINES = {
     "distinct": "MATCH (x:Element {id: $id})-[*1..%d]->(n) RETURN count(DISTINCT n) AS n",
     "paths": "MATCH p = (x:Element {id: $id})-[*1..%d]->() UNWIND nodes(p) AS n RETURN count(DISTINCT n) AS n",
@@ -73,47 +72,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[8, 12, 16, 20])
     parser.add_argument("--limit", type=float, default=30.0, help="Seconds before the baseline is cut off.")
-    parser.add_argument("--port", type=int, default=17690)
-    parser.add_argument("--home", type=Path, default=REPO / ".lineagegraph" / "bench-neo4j")
+    add_server_arguments(parser)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "queries.json")
     args = parser.parse_args(argv)
 
-    server = LocalServer(args.home, args.port, heap_mb=4096, page_cache_mb=1024)
-    was_running = server.status().running
-    server.start(quiet=True)
     rows: list[dict[str, Any]] = []
-    try:
-        with GraphStore.connect(Settings(server_home=args.home, server_port=args.port), quiet=True) as store:
-            store.init_schema()
-            store.clear()
-            graph = LineageGraph(store)
-            for k in args.sizes:
-                bottom = diamonds(store, k)
-                hops = 2 * k
-                ours = timed(lambda b=bottom, h=hops: graph.ancestors(b, depth=h))
-                found = len(graph.ancestors(bottom, depth=hops).nodes) - 1
-                row: dict[str, Any] = {"diamonds": k, "paths": 2**k, "ancestors": found,
-                                       "template_ms": round(ours * 1000, 1)}
-                line = (f"  {k:>2} diamonds ({2**k:>9,} paths, {found} ancestors): "
-                        f"template {ours * 1000:6.1f} ms")
-                for name, text in BASELINES.items():
-                    query = neo4j.Query(text % hops, timeout=args.limit)  # type: ignore[arg-type]
-                    try:
-                        took: float | None = timed(lambda q=query, b=bottom: store.driver.execute_query(
-                            q, id=b, database_=store.database), repeat=1 if k >= 16 else 3)
-                    except neo4j.exceptions.Neo4jError as exc:
-                        if "timeout" not in str(exc).lower() and "terminated" not in str(exc).lower():
-                            raise
-                        took = None
-                    row[f"{name}_ms"] = None if took is None else round(took * 1000, 1)
-                    row[f"{name}_vs_template"] = None if took is None else round(took / ours, 1)
-                    line += (f", {name} {took * 1000:8.1f} ms ({took / ours:.1f}x)" if took is not None
-                             else f", {name} > {args.limit:.0f} s")
-                rows.append(row)
-                print(line, flush=True)
-    finally:
-        if not was_running:
-            server.stop()
+    with empty_graph(args) as store:
+        graph = LineageGraph(store)
+        for k in args.sizes:
+            bottom = diamonds(store, k)
+            hops = 2 * k
+            ours = timed(lambda b=bottom, h=hops: graph.ancestors(b, depth=h))
+            found = len(graph.ancestors(bottom, depth=hops).nodes) - 1
+            row: dict[str, Any] = {"diamonds": k, "paths": 2**k, "ancestors": found,
+                                   "template_ms": round(ours * 1000, 1)}
+            line = (f"  {k:>2} diamonds ({2**k:>9,} paths, {found} ancestors): "
+                    f"template {ours * 1000:6.1f} ms")
+            for name, text in BASELINES.items():
+                query = neo4j.Query(text % hops, timeout=args.limit)  # type: ignore[arg-type]
+                try:
+                    took: float | None = timed(lambda q=query, b=bottom: store.driver.execute_query(
+                        q, id=b, database_=store.database), repeat=1 if k >= 16 else 3)
+                except neo4j.exceptions.Neo4jError as exc:
+                    if "timeout" not in str(exc).lower() and "terminated" not in str(exc).lower():
+                        raise
+                    took = None
+                row[f"{name}_ms"] = None if took is None else round(took * 1000, 1)
+                row[f"{name}_vs_template"] = None if took is None else round(took / ours, 1)
+                line += (f", {name} {took * 1000:8.1f} ms ({took / ours:.1f}x)" if took is not None
+                         else f", {name} > {args.limit:.0f} s")
+            rows.append(row)
+            print(line, flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "date": datetime.now(UTC).isoformat(timespec="seconds"), "neo4j": NEO4J_VERSION,
