@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
-# Importing a command module registers its commands on the app.
-from lineagegraph.cli import admin, demo, html, prov, queries  # noqa: F401
 from lineagegraph.cli._app import app
 from lineagegraph.errors import LineageGraphError
 
 __all__ = ["app", "main"]
+
+# Importing a command module registers its commands on the app; one module per line.
+COMMAND_MODULES = (
+    "admin",
+    "demo",
+    "html",
+    "prov",
+    "queries",
+)
+for _module in COMMAND_MODULES:
+    import_module(f"lineagegraph.cli.{_module}")
 
 
 def main(argv: list[str] | None = None) -> int:
