@@ -22,6 +22,11 @@ REPO = Path(__file__).resolve().parent.parent
 TEST_HOME = Path(os.environ.get("LINEAGEGRAPH_TEST_HOME", REPO / ".lineagegraph" / "test-neo4j"))
 DEFAULT_TEST_PORT = 17687
 
+# Fixtures for the other real parts (PostgreSQL, kube-apiserver and etcd, ...) live in their own
+# modules beside this one; one module per line.
+pytest_plugins: list[str] = [
+]
+
 
 def _test_port() -> int:
     """LINEAGEGRAPH_TEST_PORT if set; else 17687, unless another program holds it (then a free port)."""
