@@ -13,10 +13,16 @@ __all__ = ["app", "main"]
 # Importing a command module registers its commands on the app; one module per line.
 COMMAND_MODULES = (
     "admin",
+    "capture",
+    "databases",
     "demo",
     "html",
+    "k8s",
+    "openlineage",
+    "plugins",
     "prov",
     "queries",
+    "watch",
 )
 for _module in COMMAND_MODULES:
     import_module(f"lineagegraph.cli.{_module}")
