@@ -3,13 +3,20 @@
 This is the one result shape that the query API, the HTML export, the PROV export and the
 notebook display share. pandas and networkx conversions are optional extras: the import happens
 inside the method, with a clear message when the package is missing.
+
+This module sits below every renderer and codec and imports none of them: ``to_html``,
+``_repr_html_`` and ``to_prov`` find their renderer by module name when called (see
+``_RENDERERS``), so :mod:`lineagegraph.html` and :mod:`lineagegraph.provcodec` can import this
+module without a circle.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, Field
 
@@ -27,10 +34,22 @@ __all__ = ["GraphNode", "GraphRelationship", "Subgraph", "dataframe", "require_e
 BOOKKEEPING = frozenset({"import_runs", "import_sources", "created_by", "stub", "prov_attrs", "key"})
 
 
+# What the conveniences on Subgraph call: name -> (module, function). The modules are imported on
+# first use, by name, because they are the layer above and themselves import this module.
+_RENDERERS: dict[str, tuple[str, str]] = {
+    "html": ("lineagegraph.html", "render_html"),
+    "iframe": ("lineagegraph.html", "render_iframe"),
+    "prov": ("lineagegraph.provcodec", "subgraph_to_document"),
+}
+
+
+def _renderer(name: str) -> Callable[..., Any]:
+    module, function = _RENDERERS[name]
+    return cast("Callable[..., Any]", getattr(importlib.import_module(module), function))
+
+
 def require_extra(module: str, extra: str) -> Any:
     """Import an optional dependency or explain which extra installs it."""
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:
@@ -119,23 +138,19 @@ class Subgraph(BaseModel):
 
     def to_html(self, path: str | Path | None = None, *, title: str = "Lineage") -> str:
         """Render a self-contained interactive page; write it to ``path`` when given."""
-        from lineagegraph.html import render_html
-
-        page = render_html(self, title=title)
+        page: str = _renderer("html")(self, title=title)
         if path is not None:
             Path(path).write_text(page, encoding="utf-8")
         return page
 
     def _repr_html_(self) -> str:
-        from lineagegraph.html import render_iframe
-
-        return render_iframe(self)
+        page: str = _renderer("iframe")(self)
+        return page
 
     def to_prov(self) -> ProvDocument:
         """This subgraph as a W3C PROV document (see :mod:`lineagegraph.provcodec`)."""
-        from lineagegraph.provcodec import subgraph_to_document
-
-        return subgraph_to_document(self)
+        document: ProvDocument = _renderer("prov")(self)
+        return document
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, default=str)
