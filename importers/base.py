@@ -8,7 +8,7 @@ file/line/object at fault, so bad input never produces a half-written import.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -22,15 +22,32 @@ __all__ = ["ImportOutcome", "ImportUnit", "Importer", "run_import"]
 
 @dataclass
 class ImportUnit:
-    """One all-or-nothing batch: where it came from, and what it says."""
+    """One import run's worth of input: where it came from, and what it says.
+
+    ``elements`` and ``relations`` may be lists or lazy iterables (generators), and ``records``
+    an iterable of both in any order: the writer streams them in chunks, so a unit of any size
+    imports in bounded memory. A unit that fits in one chunk is written all-or-nothing.
+    """
 
     source: str
-    elements: list[Element] = field(default_factory=list)
-    relations: list[Relation] = field(default_factory=list)
+    elements: Iterable[Element] = field(default_factory=list)
+    relations: Iterable[Relation] = field(default_factory=list)
+    records: Iterable[Element | Relation] = ()
 
     @property
-    def size(self) -> int:
-        return len(self.elements) + len(self.relations)
+    def size(self) -> int | None:
+        """How many rows the unit holds, when that is known without reading it (for progress)."""
+        total = 0
+        for part in (self.elements, self.relations, self.records):
+            if not isinstance(part, Sized):
+                return None
+            total += len(part)
+        return total
+
+    def items(self) -> Iterator[Element | Relation]:
+        yield from self.elements
+        yield from self.relations
+        yield from self.records
 
 
 class Importer(Protocol):
@@ -68,6 +85,8 @@ def run_import(
     receives the number of rows written per batch.
     """
     outcome = ImportOutcome()
+    # Runs of importers that died (killed, machine lost) are closed first, so no record lies.
+    store.reconcile_runs()
     for given in sources:
         # A file is the same source from any working directory (cron jobs often differ).
         source = str(Path(given).resolve()) if Path(given).exists() else given
@@ -75,8 +94,7 @@ def run_import(
             for unit in importer.units(source):
                 progress = on_unit(unit) if on_unit else None
                 outcome.summaries.append(
-                    store.import_elements(importer.name, unit.source, unit.elements, unit.relations,
-                                          progress=progress)
+                    store.import_elements(importer.name, unit.source, unit.items(), progress=progress)
                 )
         except InputError as exc:
             outcome.errors.append(exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "InputError",
+    "KindConflictError",
     "LineageGraphError",
     "NotFoundError",
     "QueryError",
@@ -49,6 +50,20 @@ class InputError(LineageGraphError):
         if source:
             where = source + (f":{location}" if location else "") + ": "
         super().__init__(where + message)
+
+
+class KindConflictError(InputError):
+    """An id would get a second kind (Entity, Activity, Agent), or a relation names an end of the
+    wrong kind. PROV gives every identifier one kind; the write that would break that is refused."""
+
+    @classmethod
+    def from_rows(cls, rows: list[list[object]]) -> KindConflictError:
+        """Build the error from the writer's conflict rows: ``[id, existing kind, wanted kind, sources]``."""
+        parts = []
+        for ident, existing, wanted, sources in rows:
+            by = ", ".join(str(s) for s in sources) if isinstance(sources, list) and sources else "an earlier import"
+            parts.append(f"{ident!r} is already an {existing} (asserted by {by}), not an {wanted}")
+        return cls("one kind per id: " + "; ".join(parts))
 
 
 class NotFoundError(LineageGraphError):

@@ -221,7 +221,7 @@ def test_turtle_export_refuses_bundles(store: GraphStore, tmp_path: Path) -> Non
 
 
 def test_samples_tell_the_ml_story(store: GraphStore) -> None:
-    outcome = run_import(store, ProvImporter(), [str(p) for p in sorted(SAMPLES.iterdir())])
+    outcome = run_import(store, ProvImporter(), [str(p) for p in sorted(SAMPLES.iterdir()) if p.is_file()])
     assert not outcome.errors and len(outcome.summaries) == 3
     lin = "https://example.org/lineage#"
     runs = {row["id"]: row for row in store.read(
@@ -288,7 +288,7 @@ def test_reimport_from_another_process_is_unchanged(store: GraphStore, cli_env: 
     import subprocess
     import sys
 
-    files = [str(p) for p in sorted(SAMPLES.iterdir())]
+    files = [str(p) for p in sorted(SAMPLES.iterdir()) if p.is_file()]
     reports = []
     for seed in ("1", "2"):
         proc = subprocess.run(

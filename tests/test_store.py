@@ -214,7 +214,7 @@ def test_two_sources_share_an_element(store: GraphStore) -> None:
 def test_unchanged_reimport_writes_only_run_ids(store: GraphStore) -> None:
     """Re-asserting unchanged elements rewrites the run id, never the properties."""
     from lineagegraph.model import ElementKind
-    from lineagegraph.store import _node_query
+    from lineagegraph.writer import KIND_LABELS, _node_query
 
     entities = [Entity(id=f"e{i}", label=f"dataset {i}", attributes={"rows": i}) for i in range(50)]
     first = store.import_elements("test", "doc", entities, [])
@@ -223,7 +223,7 @@ def test_unchanged_reimport_writes_only_run_ids(store: GraphStore) -> None:
     def properties_set(rows: list[dict[str, object]]) -> int:
         with store.driver.session(database=store.database) as session:
             result = session.run(_node_query(ElementKind.ENTITY, ()), rows=rows, run="run-second",
-                                 source="test:doc")
+                                 source="test:doc", kinds=KIND_LABELS, kind="Entity")
             return int(result.consume().counters.properties_set)
 
     # A second run of the same source: the run id of each node is replaced, nothing else.
@@ -235,7 +235,7 @@ def test_unchanged_reimport_writes_only_run_ids(store: GraphStore) -> None:
 
 def test_query_builders_refuse_labels_outside_the_allow_list() -> None:
     from lineagegraph.model import ElementKind
-    from lineagegraph.store import _node_query, _relation_query
+    from lineagegraph.writer import _node_query, _relation_query
 
     with pytest.raises(ValueError, match="allow-list"):
         _node_query(ElementKind.ENTITY, ("Entity) DETACH DELETE n //",))

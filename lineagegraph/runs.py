@@ -1,0 +1,226 @@
+"""Import-run bookkeeping: every import is an ``ImportRun`` node whose record stays true.
+
+A run is created ``running`` (with host, pid and a heartbeat) before anything is written; each
+committed chunk adds its counts to it in the same transaction (see :mod:`lineagegraph.writer`), so
+the counts are always exactly what is committed. It ends ``ok`` or ``failed`` (with the error and
+the counts of what did land). A run whose process died (SIGKILL, power loss, Neo4j gone) cannot end
+itself: :func:`reconcile_stale_runs` marks it ``interrupted`` — on the next import from any
+process, and through ``lineagegraph imports reconcile``.
+
+Undo (:func:`remove_run`) reads the run's ``ImportBatch`` records, so it costs time in proportion
+to the run, not to the graph. Runs recorded before batches existed are undone by a scan.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from lineagegraph.errors import NotFoundError
+from lineagegraph.writer import Counts, relation_type
+
+if TYPE_CHECKING:
+    from lineagegraph.store import GraphStore
+
+__all__ = ["ImportSummary", "new_run_id", "reconcile_stale_runs", "remove_run"]
+
+# A run with no heartbeat for this long is taken for dead even when its host cannot be checked.
+DEFAULT_STALE_AFTER = timedelta(hours=1)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_run_id() -> str:
+    return f"run-{now().strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
+
+
+@dataclass
+class ImportSummary:
+    """The outcome of one import run, as printed by the CLI and stored on the ``ImportRun`` node."""
+
+    run_id: str
+    importer: str
+    source: str
+    nodes: Counts = field(default_factory=Counts)
+    relationships: Counts = field(default_factory=Counts)
+    status: str = "running"
+    error: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def source_key(self) -> str:
+        """What identifies a source across runs: a later run of the same key supersedes this one."""
+        return f"{self.importer}:{self.source}"
+
+    def line(self) -> str:
+        n, r = self.nodes, self.relationships
+        extra = "".join(f"; {k} {v}" for k, v in sorted(self.notes.items()))
+        return (
+            f"{self.source}: {self.status}; nodes {n.created} created, {n.updated} updated, "
+            f"{n.unchanged} unchanged; relationships {r.created} created, {r.updated} updated, "
+            f"{r.unchanged} unchanged{extra} (run {self.run_id})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "importer": self.importer,
+            "source": self.source,
+            "status": self.status,
+            "error": self.error,
+            "nodes": vars(self.nodes) | {"total": self.nodes.total},
+            "relationships": vars(self.relationships) | {"total": self.relationships.total},
+            **({"notes": self.notes} if self.notes else {}),
+        }
+
+
+def start_run(store: GraphStore, importer: str, source: str) -> ImportSummary:
+    summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
+    store.write_query(
+        "CREATE (r:ImportRun {id: $id, importer: $importer, source: $source, started_at: $now, "
+        "heartbeat_at: $now, status: 'running', host: $host, pid: $pid, batched: true, chunks: 0})",
+        id=summary.run_id, importer=importer, source=source, now=now(),
+        host=socket.gethostname(), pid=os.getpid(),
+    )
+    return summary
+
+
+def finish_run(store: GraphStore, summary: ImportSummary) -> None:
+    # The counts are already on the node (each chunk added its own); only the outcome is new.
+    store.write_query(
+        "MATCH (r:ImportRun {id: $id}) SET r.ended_at = $now, r.status = $status, r.error = $error, "
+        "r.notes = $notes",
+        id=summary.run_id, now=now(), status=summary.status, error=summary.error,
+        notes=[f"{k}={v}" for k, v in sorted(summary.notes.items())] or None,
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def reconcile_stale_runs(store: GraphStore, *, stale_after: timedelta = DEFAULT_STALE_AFTER) -> list[str]:
+    """Mark runs whose importer died as ``interrupted``; return their ids.
+
+    A run is dead when it was started on this host by a process that no longer exists, or when
+    its heartbeat (renewed by every committed chunk) is older than ``stale_after``.
+    """
+    host = socket.gethostname()
+    rows = store.read(
+        "MATCH (r:ImportRun {status: 'running'}) "
+        "RETURN r.id AS id, r.host AS host, r.pid AS pid, coalesce(r.heartbeat_at, r.started_at) AS beat"
+    )
+    cutoff = now() - stale_after
+    dead = []
+    for row in rows:
+        beat = row["beat"].to_native() if hasattr(row["beat"], "to_native") else row["beat"]
+        gone = row["host"] == host and isinstance(row["pid"], int) and not _alive(row["pid"])
+        if gone or (beat is not None and beat < cutoff):
+            dead.append(row["id"])
+    if dead:
+        store.write_query(
+            "UNWIND $ids AS id MATCH (r:ImportRun {id: id, status: 'running'}) "
+            "SET r.status = 'interrupted', r.ended_at = $now, r.error = $why",
+            ids=dead, now=now(),
+            why="the importing process stopped before it finished; the counts are what it committed. "
+                "Re-run the import to complete it, or 'lineagegraph imports remove' to undo it.",
+        )
+    return dead
+
+
+_DROP = (
+    "SET {v}.import_sources = [i IN range(0, size({v}.import_runs) - 1) "
+    "WHERE {v}.import_runs[i] <> $run | {v}.import_sources[i]], "
+    "{v}.import_runs = [x IN {v}.import_runs WHERE x <> $run]"
+)
+
+
+def remove_run(store: GraphStore, run_id: str) -> dict[str, int]:
+    """Undo a run: delete what only it asserts, and drop it from what other sources also assert.
+
+    An element asserted by several sources keeps its properties as they are. A run that a later
+    run of the same source has superseded owns nothing any more, so removing it changes no
+    element. The ``ImportRun`` node stays, with status ``removed``, so the removal is auditable.
+    Works for failed and interrupted runs too: their batches name exactly what they committed.
+    """
+    found = store.read("MATCH (r:ImportRun {id: $id}) RETURN r.batched AS batched", id=run_id)
+    if not found:
+        raise NotFoundError(f"no import run with id {run_id!r} (see 'lineagegraph imports list')")
+    counts = _remove_by_batches(store, run_id) if found[0]["batched"] else _remove_by_scan(store, run_id)
+    store.write_query(
+        "MATCH (r:ImportRun {id: $id}) SET r.status = 'removed', r.removed_at = $now",
+        id=run_id, now=now(),
+    )
+    return counts
+
+
+def _remove_by_batches(store: GraphStore, run_id: str) -> dict[str, int]:
+    counts = dict.fromkeys(("relationships_deleted", "relationships_kept", "nodes_deleted", "nodes_kept"), 0)
+    seqs = [row["seq"] for row in store.read(
+        "MATCH (b:ImportBatch {run: $run}) RETURN b.seq AS seq ORDER BY seq", run=run_id)]
+    touched: set[str] = set()
+    with store.driver.session(database=store.database) as session:
+        # Relationships first: deleting a node detaches whatever still hangs on it.
+        for seq in seqs:
+            batch = session.run("MATCH (b:ImportBatch {run: $run, seq: $seq}) RETURN b {.*} AS b",
+                                run=run_id, seq=seq).single(strict=True)["b"]
+            touched.update(batch["node_ids"] or [])
+            touched.update(batch["rel_starts"] or [])
+            touched.update(batch["rel_ends"] or [])
+            by_type: dict[str, list[dict[str, str]]] = {}
+            for rtype, start, end, key in zip(batch["rel_types"] or [], batch["rel_starts"] or [],
+                                              batch["rel_ends"] or [], batch["rel_keys"] or [], strict=True):
+                by_type.setdefault(rtype, []).append({"start": start, "end": end, "key": key})
+            for rtype, rows in by_type.items():
+                rel = relation_type(rtype).value  # allow-listed
+                match = (f"UNWIND $rows AS row MATCH (:Element {{id: row.start}})-[e:{rel} {{key: row.key}}]->"
+                         "(:Element {id: row.end}) WHERE $run IN e.import_runs ")
+                record = session.run(
+                    match + "WITH DISTINCT e WITH e, e.import_runs = [$run] AS only "
+                    f"CALL (e, only) {{ WITH * WHERE only DELETE e }} "
+                    f"CALL (e, only) {{ WITH * WHERE NOT only {_DROP.replace('{v}', 'e')} }} "
+                    "RETURN sum(CASE WHEN only THEN 1 ELSE 0 END) AS deleted, count(e) AS total",
+                    rows=rows, run=run_id).single(strict=True)
+                counts["relationships_deleted"] += record["deleted"]
+                counts["relationships_kept"] += record["total"] - record["deleted"]
+        ids = sorted(touched)
+        for start in range(0, len(ids), 10_000):
+            record = session.run(
+                "UNWIND $ids AS id MATCH (e:Element {id: id}) WHERE $run IN e.import_runs "
+                "WITH e, e.import_runs = [$run] AS only "
+                "CALL (e, only) { WITH * WHERE only DETACH DELETE e } "
+                f"CALL (e, only) {{ WITH * WHERE NOT only {_DROP.replace('{v}', 'e')} }} "
+                "RETURN sum(CASE WHEN only THEN 1 ELSE 0 END) AS deleted, count(e) AS total",
+                ids=ids[start:start + 10_000], run=run_id).single(strict=True)
+            counts["nodes_deleted"] += record["deleted"]
+            counts["nodes_kept"] += record["total"] - record["deleted"]
+        session.run("MATCH (b:ImportBatch {run: $run}) DELETE b", run=run_id).consume()
+    return counts
+
+
+def _remove_by_scan(store: GraphStore, run_id: str) -> dict[str, int]:
+    # Runs recorded before ImportBatch existed: find their elements by scanning.
+    steps = (
+        ("relationships_deleted", "MATCH ()-[e]->() WHERE e.import_runs = [$run]", "DELETE e"),
+        ("relationships_kept", "MATCH ()-[e]->() WHERE $run IN e.import_runs", _DROP.replace("{v}", "e")),
+        ("nodes_deleted", "MATCH (e:Element) WHERE e.import_runs = [$run]", "DETACH DELETE e"),
+        ("nodes_kept", "MATCH (e:Element) WHERE $run IN e.import_runs", _DROP.replace("{v}", "e")),
+    )
+    counts: dict[str, int] = {}
+    with store.driver.session(database=store.database) as session:
+        for name, match, action in steps:
+            counts[name] = session.run(match + " RETURN count(e) AS c", run=run_id).single(strict=True)["c"]
+            session.run(f"{match} CALL (e) {{ {action} }} IN TRANSACTIONS OF 10000 ROWS", run=run_id).consume()
+    return counts

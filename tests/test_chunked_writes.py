@@ -1,0 +1,184 @@
+"""The streaming, chunked write path: bounded chunks, true run records, undo by batches, one kind per id.
+
+Chunks are made tiny here (a few rows) so that a small import crosses many transaction
+boundaries; the behaviour is what a million-record file gets with the default limits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from record_streams import chain_records
+
+from lineagegraph.errors import InputError, KindConflictError
+from lineagegraph.importers.base import ImportUnit, run_import
+from lineagegraph.model import Activity, Agent, Element, Entity, Relation, Used
+from lineagegraph.store import GraphStore
+from lineagegraph.writer import ChunkLimits
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def tiny(store: GraphStore) -> Iterator[GraphStore]:
+    """The test store, committing every 4 rows (statements of 2 rows)."""
+    before = store.chunk_limits
+    store.chunk_limits = ChunkLimits(rows=4, batch=2)
+    yield store
+    store.chunk_limits = before
+
+
+def graph_counts(store: GraphStore) -> tuple[int, int]:
+    row = store.read("MATCH (n:Element) WITH count(n) AS n OPTIONAL MATCH (:Element)-[r]->(:Element) "
+                     "RETURN n, count(r) AS r")[0]
+    return row["n"], row["r"]
+
+
+def run_record(store: GraphStore, run_id: str) -> dict[str, object]:
+    return store.read("MATCH (r:ImportRun {id: $id}) RETURN r {.*} AS r", id=run_id)[0]["r"]
+
+
+def test_a_generator_streams_through_many_chunks_with_true_counts(tiny: GraphStore) -> None:
+    summary = tiny.import_elements("test", "stream", chain_records(10))
+    assert graph_counts(tiny) == (21, 20)
+    # Nodes that a relation named first (a stub) and that were declared later count as created.
+    assert (summary.nodes.created, summary.nodes.updated) == (21, 0)
+    assert summary.relationships.created == 20
+    record = run_record(tiny, summary.run_id)
+    assert record["status"] == "ok"
+    assert record["chunks"] == 11  # 41 rows, 4 per chunk
+    assert (record["nodes_created"], record["relationships_created"]) == (21, 20)
+    assert tiny.read("MATCH (n:Element {stub: true}) RETURN count(n) AS c")[0]["c"] == 0
+
+    again = tiny.import_elements("test", "stream", chain_records(10))
+    assert (again.nodes.created, again.nodes.updated, again.nodes.unchanged) == (0, 0, 21)
+    assert graph_counts(tiny) == (21, 20)
+
+
+def test_a_failure_mid_run_records_exactly_what_was_committed(tiny: GraphStore) -> None:
+    def records() -> Iterator[Element | Relation]:
+        yield from chain_records(3)  # 13 rows: three chunks of 4 commit, one row is pending
+        raise InputError("bad record", source="half.json", location="line 14")
+
+    with pytest.raises(InputError, match="line 14"):
+        tiny.import_elements("test", "half.json", records())
+    run = tiny.import_runs()[0]["run"]
+    _, rels = graph_counts(tiny)
+    declared = tiny.read("MATCH (n:Element) WHERE n.stub IS NULL RETURN count(n) AS c")[0]["c"]
+    assert run["status"] == "failed" and "line 14" in run["error"]
+    assert run["chunks"] == 3
+    assert run["nodes_created"] == declared and run["relationships_created"] == rels
+    assert declared + rels == 12, "every committed row made one element"
+
+    # Re-running converges on the clean import; removing the failed run then removes nothing
+    # that the good run asserts.
+    good = tiny.import_elements("test", "half.json", chain_records(3))
+    assert graph_counts(tiny) == (7, 6)
+    tiny.remove_import_run(run["id"])
+    assert graph_counts(tiny) == (7, 6)
+    tiny.remove_import_run(good.run_id)
+    assert graph_counts(tiny) == (0, 0)
+
+
+def test_remove_a_failed_run_takes_only_what_it_alone_wrote(tiny: GraphStore) -> None:
+    tiny.import_elements("test", "other", [Entity(id="data0", label="shared")])
+
+    def records() -> Iterator[Element | Relation]:
+        yield from chain_records(2)
+        raise InputError("truncated", source="broken")
+
+    with pytest.raises(InputError):
+        tiny.import_elements("test", "broken", records())
+    failed = tiny.import_runs()[0]["run"]["id"]
+    counts = tiny.remove_import_run(failed)
+    assert tiny.read("MATCH (n:Element) RETURN collect(n.id) AS ids")[0]["ids"] == ["data0"]
+    assert counts["nodes_kept"] == 1 and counts["nodes_deleted"] >= 1
+    assert tiny.read("MATCH (b:ImportBatch {run: $run}) RETURN count(b) AS c", run=failed)[0]["c"] == 0
+
+
+def test_one_kind_per_id_across_sources(store: GraphStore) -> None:
+    store.import_elements("test", "first.json", [Entity(id="x", label="a dataset")])
+    with pytest.raises(KindConflictError, match=r"'x' is already an Entity \(asserted by test:first.json\)"):
+        store.import_elements("test", "second.json", [Activity(id="x")])
+    assert store.read("MATCH (n:Element {id: 'x'}) RETURN labels(n) AS l")[0]["l"] == ["Element", "Entity"]
+    # A relation whose end is of the wrong kind: `used` names an entity, not an agent.
+    store.import_elements("test", "agents.json", [Agent(id="alice")])
+    with pytest.raises(KindConflictError, match="'alice' is already an Agent"):
+        store.import_elements("test", "third.json", [Activity(id="job"), Used(activity="job", entity="alice")])
+    assert store.read("MATCH ()-[r:USED]->() RETURN count(r) AS c")[0]["c"] == 0
+    assert store.read("MATCH (n:Element {id: 'job'}) RETURN count(n) AS c")[0]["c"] == 0, "rolled back"
+
+
+class ListImporter:
+    name = "test-list"
+
+    def __init__(self, units: dict[str, list[Element | Relation]]):
+        self._units = units
+
+    def units(self, source: str) -> Iterator[ImportUnit]:
+        yield ImportUnit(source=source, records=self._units[source])
+
+
+def test_values_too_long_to_index_fail_that_source_only(store: GraphStore) -> None:
+    importer = ListImporter({
+        "huge-id": [Entity(id="x" * 40_000)],  # longer than Neo4j can index
+        "huge-label": [Entity(id="y", label="y" * 9_000)],
+        "fine": [Entity(id="fine")],
+    })
+    outcome = run_import(store, importer, ["huge-id", "huge-label", "fine"])
+    assert [s.source for s in outcome.summaries] == ["fine"]
+    assert [e.source for e in outcome.errors] == ["huge-id", "huge-label"]
+    assert "the id of Entity 'xxx" in str(outcome.errors[0]) and "40000 bytes" in str(outcome.errors[0])
+    assert "the label of Entity" in str(outcome.errors[1])
+    statuses = {r["run"]["source"]: r["run"]["status"] for r in store.import_runs()}
+    assert statuses == {"huge-id": "failed", "huge-label": "failed", "fine": "ok"}
+    assert store.read("MATCH (n:Element) RETURN collect(n.id) AS ids")[0]["ids"] == ["fine"]
+
+
+def test_a_killed_importer_is_reconciled_and_a_rerun_converges(store: GraphStore, tmp_path: Path,
+                                                               cli_env: dict[str, str]) -> None:
+    """SIGKILL in the middle of a chunked import: the run is closed as interrupted, and the
+    next import (any source) converges on the clean result."""
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, sys
+        sys.path.insert(0, sys.argv[1])
+        from record_streams import chain_records
+        from lineagegraph.settings import Settings
+        from lineagegraph.store import GraphStore
+        from lineagegraph.writer import ChunkLimits
+
+        store = GraphStore.connect(Settings(), quiet=True)
+        store.chunk_limits = ChunkLimits(rows=4, batch=2)
+        done = []
+
+        def progress(n):
+            done.append(n)
+            if len(done) == 9:  # inside the fifth chunk's transaction
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        store.import_elements("test", "killed.json", chain_records(10), progress=progress)
+    """))
+    proc = subprocess.run([sys.executable, str(script), str(Path(__file__).parent)], env=cli_env, capture_output=True,
+                          timeout=120, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    run = store.import_runs()[0]["run"]
+    assert run["status"] == "running" and run["pid"] != os.getpid()
+    assert run["chunks"] == 2
+    assert store.reconcile_runs() == [run["id"]]
+    closed = store.import_runs()[0]["run"]
+    assert closed["status"] == "interrupted" and "committed" in closed["error"]
+    declared = store.read("MATCH (n:Element) WHERE n.stub IS NULL RETURN count(n) AS c")[0]["c"]
+    assert closed["nodes_created"] == declared
+    assert closed["relationships_created"] == graph_counts(store)[1]
+
+    store.import_elements("test", "killed.json", chain_records(10))
+    assert graph_counts(store) == (21, 20)
+    assert store.reconcile_runs() == []
