@@ -1,9 +1,38 @@
-"""The contract every importer implements, and the one loop that writes what importers read.
+"""The importer contract (this docstring is the one place it is written down) and the loop that writes.
 
-Contract: an importer has a ``name`` (recorded on each ``ImportRun``) and ``units(source)``, which
-yields :class:`ImportUnit` values. A unit is written all-or-nothing. An importer validates a unit
-completely before yielding it and raises :class:`~lineagegraph.errors.InputError` naming the
-file/line/object at fault, so bad input never produces a half-written import.
+An importer is any object with two members:
+
+``name: str``
+    A short lowercase source name (``prov``, ``k8s``, ``mltrace``). It is recorded on every
+    ``ImportRun`` and is the namespace of the ids the source invents
+    (:func:`lineagegraph.identity.source_id`).
+
+``units(source: str) -> Iterator[ImportUnit]``
+    Read ``source`` (a path, already made absolute by :func:`run_import`, or a URL, a connection
+    name, ...) and yield :class:`ImportUnit` values, one per import run: its ``source`` and the
+    PROV ``elements`` and ``relations`` it says, built from :mod:`lineagegraph.model` (the models
+    validate, redact secret-looking values and keep labels to the allow-list).
+
+Rules an importer keeps:
+
+* **Ids** follow :mod:`lineagegraph.identity`: :func:`~lineagegraph.identity.location_id` for data
+  locations, :func:`~lineagegraph.identity.version_id` for each write of one,
+  :func:`~lineagegraph.identity.source_id` for everything else the source invents,
+  :func:`~lineagegraph.identity.value_id` for values known by their content. Re-importing the same
+  input yields the same ids, so imports converge.
+* **Bad input** is found before the unit is yielded: raise :class:`~lineagegraph.errors.InputError`
+  with ``source=`` and ``location=`` (line, record, object). Nothing of that unit is written;
+  :func:`run_import` reports it and goes on with the other sources.
+* **No database access.** The importer never talks to Neo4j. :func:`run_import` (or
+  ``GraphStore.import_elements`` for a service that already holds a store) writes every unit
+  idempotently and records its ``ImportRun``: the one write path for every source.
+
+Making it usable: inside this repository, a module ``importers/<name>.py`` plus a command in
+``cli/<name>.py`` listed in ``COMMAND_MODULES``; from another distribution, an entry point in the
+group ``lineagegraph.importers`` (:mod:`lineagegraph.importers.registry`), run with
+``lineagegraph import with NAME SOURCE...``. A complete example is
+``docs/examples/csv_importer/lineagegraph_csv_example.py``; ``docs/architecture.md`` says where
+sources live and what they may import.
 """
 
 from __future__ import annotations
