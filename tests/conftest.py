@@ -25,6 +25,7 @@ DEFAULT_TEST_PORT = 17687
 # Fixtures for the other real parts (PostgreSQL, kube-apiserver and etcd, ...) live in their own
 # modules beside this one; one module per line.
 pytest_plugins: list[str] = [
+    "fixtures_postgres",
 ]
 
 
