@@ -14,6 +14,7 @@ __all__ = ["app", "main"]
 COMMAND_MODULES = (
     "admin",
     "capture",
+    "ctapipe",
     "databases",
     "demo",
     "html",

@@ -1,0 +1,40 @@
+"""``lineagegraph import ctapipe``: ctapipe provenance logs (the JSON that ``Provenance`` writes)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lineagegraph.cli._app import import_app, is_quiet, open_store, print_json
+from lineagegraph.importers.base import run_import
+from lineagegraph.importers.ctapipe import CtapipeImporter
+
+
+@import_app.command("ctapipe")
+def import_ctapipe(
+    files: Annotated[list[Path], typer.Argument(help="ctapipe provenance logs (JSON); one import run each.")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summaries; errors only.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON summary on stdout.")] = False,
+) -> None:
+    """Import ctapipe provenance logs: activities, files with roles, software versions, configuration.
+
+    A bad log is reported with the activity at fault (exit code 2) and nothing of it is written; the
+    other files still land.
+    """
+    with open_store(quiet=is_quiet(quiet)) as store:
+        outcome = run_import(store, CtapipeImporter(), [str(f) for f in files])
+    if as_json:
+        print_json({
+            "imports": [s.as_dict() for s in outcome.summaries],
+            "errors": [{"source": e.source, "location": e.location, "message": str(e)} for e in outcome.errors],
+        })
+    elif not quiet:
+        for summary in outcome.summaries:
+            typer.echo(summary.line())
+    for exc in outcome.errors:
+        print(f"lineagegraph: error: {exc}", file=sys.stderr)
+    if outcome.errors:
+        raise typer.Exit(max(e.exit_code for e in outcome.errors))
