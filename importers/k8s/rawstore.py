@@ -343,7 +343,8 @@ SET v.deleted = true
 _WRITE_OBJECTS = """
 UNWIND $rows AS row
 MERGE (o:K8sObject {uid: row.uid})
-SET o += row.props, o.first_observed = coalesce(o.first_observed, row.observed)
+SET o += row.props, o.first_observed = coalesce(o.first_observed, row.observed),
+    o.etl_version = coalesce(o.etl_version, 0), o.etl_fingerprint = coalesce(o.etl_fingerprint, '')
 """
 
 # Keep the newest $max versions of each object; the newest one (the last before a deletion
