@@ -15,6 +15,8 @@ import typer
 from lineagegraph.cli._app import app, is_quiet, open_store
 from lineagegraph.cli.queries import print_diff
 from lineagegraph.importers.base import Importer, run_import
+from lineagegraph.importers.ctapipe import CtapipeImporter
+from lineagegraph.importers.openlineage import OpenLineageImporter, column_lineage
 from lineagegraph.importers.prov import ProvImporter
 from lineagegraph.queries import LineageGraph
 from lineagegraph.settings import Settings
@@ -25,6 +27,8 @@ MODEL_V2 = "https://example.org/lineage#model-v2"
 # Each importer with the bundled samples it reads; later importers add their own line here.
 DEMO_SOURCES: list[tuple[Importer, tuple[str, ...]]] = [
     (ProvImporter(), ("ml-data-prep.provn", "ml-train-v1.json", "ml-train-v2.ttl")),
+    (OpenLineageImporter(), ("openlineage/fraud-pipeline.ndjson", "openlineage/legacy-spec1.ndjson")),
+    (CtapipeImporter(), ("ctapipe/provenance.json",)),
 ]
 
 
@@ -62,6 +66,11 @@ def demo(
 
         _heading(f"diff: lineagegraph diff '{MODEL_V1}' '{MODEL_V2}'")
         print_diff(graph.diff(MODEL_V1, MODEL_V2), MODEL_V1, MODEL_V2)
+
+        features = "gs://lineage-demo/features/transactions_clean.parquet"
+        _heading(f"column lineage (OpenLineage): lineagegraph columns {features} amount_eur")
+        for source in column_lineage(store, features, "amount_eur"):
+            typer.echo(f"{source.dataset} :: {source.field}  ({', '.join(source.transformations)})")
 
     settings = Settings()
     if settings.uses_local_server:
