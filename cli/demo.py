@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from lineagegraph.cli._app import app, is_quiet, open_store
+from lineagegraph.cli.k8s import demo_k8s
 from lineagegraph.cli.queries import print_diff
 from lineagegraph.importers.base import Importer, run_import
 from lineagegraph.importers.ctapipe import CtapipeImporter
@@ -71,6 +72,8 @@ def demo(
         _heading(f"column lineage (OpenLineage): lineagegraph columns {features} amount_eur")
         for source in column_lineage(store, features, "amount_eur"):
             typer.echo(f"{source.dataset} :: {source.field}  ({', '.join(source.transformations)})")
+
+        demo_k8s(store)
 
     settings = Settings()
     if settings.uses_local_server:
