@@ -246,12 +246,14 @@ class RecordGraph:
                              attributes={"value_type": ref.t, "preview": ref.p}))
         return node
 
-    def _links(self, activity: str, ins: list[IORef], outs: list[IORef], when: datetime) -> None:
+    def _links(self, activity: str, ins: list[IORef], outs: list[IORef]) -> None:
         for ref in ins:
             self._relation(Used(activity=activity, entity=self._io(ref),
                                 attributes={"prov:role": ref.r} if ref.r else {}))
         for ref in outs:
-            self._relation(WasGeneratedBy(entity=self._io(ref), activity=activity, time=when,
+            # No generation time on the relationship: it is part of a relationship's identity, and a
+            # re-run must converge (the activity's ended_at says when).
+            self._relation(WasGeneratedBy(entity=self._io(ref), activity=activity,
                                           attributes={"prov:role": ref.r} if ref.r else {}))
 
     def _system(self, pid: int | None, t0: float, t1: float) -> dict[str, Any]:
@@ -277,7 +279,7 @@ class RecordGraph:
         agent = function_agent_id(rec.fn)
         self._element(Agent(id=agent, label=rec.fn, agent_type="function"))
         self._relation(WasAssociatedWith(activity=node, agent=agent))
-        self._links(node, rec.ins, rec.outs, _when(rec.t1))
+        self._links(node, rec.ins, rec.outs)
 
     def _component(self, rec: ComponentRecord) -> None:
         attributes: dict[str, Any] = {"component": rec.name}
@@ -308,7 +310,7 @@ class RecordGraph:
             self._element(Agent(id=agent, label=rec.comp, agent_type="component",
                                 attributes={"component": rec.comp}))
         self._relation(WasAssociatedWith(activity=node, agent=agent))
-        self._links(node, rec.ins, rec.outs, _when(rec.t1))
+        self._links(node, rec.ins, rec.outs)
 
     def _pipeline_run(self, rec: PipelineRunRecord) -> None:
         node = source_id("pipeline", "pipeline-run", rec.id)
