@@ -295,7 +295,8 @@ def test_a_torn_last_line_and_a_damaged_line_do_not_hide_the_other_records(spool
     (file,) = spool_files(spool)
     lines = file.path.read_bytes().splitlines(keepends=True)
     damaged = lines[2].replace(b'"ok"', b'"OK"')  # the checksum no longer matches
-    file.path.write_bytes(b"".join([*lines[:2], damaged, *lines[3:]]) + encode_record({"k": "call", "fn": "x" * 100})[:40])
+    torn = encode_record({"k": "call", "fn": "x" * 100})[:40]
+    file.path.write_bytes(b"".join([*lines[:2], damaged, *lines[3:]]) + torn)
     chunks = list(read_chunks(file))
     assert sum(c.records for c in chunks) == 4
     assert any("line 3: checksum mismatch" in s for c in chunks for s in c.skipped)
@@ -400,3 +401,29 @@ def test_the_framing_is_a_checksum_and_one_json_line() -> None:
     assert line.count(b"\n") == 1
     assert int(crc, 16) == zlib.crc32(body)
     assert json.loads(body)["text"] == "line\nbreak"
+
+
+def test_direct_mode_with_neo4j_down_falls_back_to_the_spool_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from neo4j import GraphDatabase
+
+    from lineagegraph.store import GraphStore
+
+    # Nothing listens on port 9 here; no retries, so the one failed attempt is quick.
+    driver = GraphDatabase.driver("bolt://127.0.0.1:9", max_transaction_retry_time=0, connection_timeout=2)
+    down = GraphStore(driver)
+    capture.configure(mode="direct", store=down, spool_dir=tmp_path / "spool")
+
+    @capture.track
+    def triple(x: int) -> int:
+        return 3 * x
+
+    try:
+        with caplog.at_level(logging.WARNING, logger="lineagegraph.capture"):
+            assert [triple(i) for i in range(20)] == [3 * i for i in range(20)]
+    finally:
+        capture.configure(mode="spool", spool_dir=tmp_path / "after")
+        down.close()
+    assert len([r for r in caplog.records if "direct capture cannot write" in r.message]) == 1
+    assert len(records(tmp_path / "spool", "call")) == 20

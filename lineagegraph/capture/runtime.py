@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = ["Mode", "configure", "emit", "git_info", "hello", "stats"]
 Mode = Literal["spool", "direct", "off"]
 _log = logging.getLogger("lineagegraph.capture")
 _MODES = ("spool", "direct", "off")
+DIRECT_RETRY_SECONDS = 30.0
 
 
 class _State:
@@ -49,6 +51,7 @@ class _State:
         self.hello: dict[str, Any] | None = None
         self.hello_pid = -1
         self.direct_warned = False
+        self.direct_retry_at = 0.0
         self.lock = threading.RLock()
 
 
@@ -85,6 +88,7 @@ def configure(
                 _state.writer = None
         if store is not None:
             _state.store, _state.owns_store = store, False
+            _state.direct_retry_at = 0.0
         if run_info_hook is not None:
             _state.run_info_hook = run_info_hook
         if packages is not None:
@@ -176,6 +180,8 @@ def _direct(record: dict[str, Any]) -> bool:
     """Write one record to the store now; False (after one warning) when that is not possible."""
     from lineagegraph.capture.records import RecordGraph, parse_record
 
+    if time.monotonic() < _state.direct_retry_at:
+        return False  # failed a moment ago: do not stall every call on an unreachable server
     try:
         with _state.lock:
             if _state.store is None:
@@ -191,6 +197,7 @@ def _direct(record: dict[str, Any]) -> bool:
         store.import_elements("track", f"python:{info['host']}:{info['pid']}", graph.elements, graph.relations)
         return True
     except Exception as exc:
+        _state.direct_retry_at = time.monotonic() + DIRECT_RETRY_SECONDS
         if not _state.direct_warned:
             _state.direct_warned = True
             _log.warning("lineagegraph: direct capture cannot write to Neo4j (%s); records go to the spool "
