@@ -41,7 +41,7 @@ class DatabaseSources(BaseSettings):
 
 
 UrlArg = Annotated[list[str] | None, typer.Argument(
-    metavar="[URL]...", help="postgresql://user@host:port/database, without a password; default from settings.",
+    metavar="URL", help="postgresql://user@host:port/database, without a password; default from settings.",
     show_default=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No summaries; errors only.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="JSON summary on stdout.")]

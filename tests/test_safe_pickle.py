@@ -47,7 +47,7 @@ def test_a_malicious_pickle_is_refused_and_never_runs(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     payload = pickle.dumps({"stale": [_RunsAShellCommand(marker)]})
     # The payload really is dangerous: the ordinary unpickler runs the command.
-    pickle.loads(payload)  # noqa: S301 - proving the hazard the restricted loader prevents
+    pickle.loads(payload)  # proving the hazard that the restricted loader prevents
     assert marker.exists()
     marker.unlink()
 
