@@ -10,7 +10,8 @@ artifact                    Entity ``urn:lineagegraph:provenance:artifact:<id>``
                             ``digest``, function module/name/version, durations, custom
                             fields, tags; ``SPECIALIZATION_OF`` the value
                             (:func:`~lineagegraph.identity.value_id` of the value id)
-the call that made it       Activity ``...:call:<artifact id>`` (computed_at, inputs that are
+the call that made it       Activity ``...:call:<artifact id>`` (computed_at and compute
+                            duration as start and end, inputs that are
                             not artifacts as ``params``, the run's host/process/git info),
                             ``WAS_ASSOCIATED_WITH`` the function Agent ``...:function:<name>:<v>``
 input artifacts             ``USED`` (role = argument path), from ``input_artifact_ids`` or,
@@ -229,10 +230,11 @@ class ProvenanceRepoImporter:
             attributes["tags"] = tags
         if custom:
             attributes["custom_fields"] = custom
-        entity = Entity(id=entity_id, label=f"{row['name'] or fn_name} -> {artifact[:10]}",
-                        prov_type=["provenance:Artifact"], digest=row["value_id"], generated_at=computed,
-                        attributes={k: v for k, v in attributes.items() if v is not None})
+        # computed_at is taken just before the function runs; the value exists once it returns.
         ended = computed + timedelta(seconds=row["compute_duration"]) if computed and row["compute_duration"] else None
+        entity = Entity(id=entity_id, label=f"{row['name'] or fn_name} -> {artifact[:10]}",
+                        prov_type=["provenance:Artifact"], digest=row["value_id"], generated_at=ended or computed,
+                        attributes={k: v for k, v in attributes.items() if v is not None})
         activity_attrs: dict[str, Any] = {"provenance_artifact_id": artifact}
         if run is not None:
             info = run["info"] if isinstance(run["info"], dict) else {}
@@ -248,7 +250,7 @@ class ProvenanceRepoImporter:
                       label=f"{row['name'] or fn_name} v{version}", agent_type="function",
                       attributes={"fn_module": row["fn_module"], "fn_name": row["fn_name"], "fn_version": version})
         relations: list[Relation] = [
-            WasGeneratedBy(entity=entity_id, activity=call_id, time=computed),
+            WasGeneratedBy(entity=entity_id, activity=call_id, time=ended or computed),
             WasAssociatedWith(activity=call_id, agent=agent.id),
         ]
         others: list[Entity | Activity | Agent] = [activity, agent]
@@ -263,9 +265,9 @@ class ProvenanceRepoImporter:
 
         declared = [a for a in (row["input_artifact_ids"] or []) if isinstance(a, str)]
         if declared:
-            inputs = [("", a) for a in declared]
-            roles = dict(recover_inputs(row["inputs_json"]))
-            inputs = [(next((p for p, i in roles.items() if i == a), ""), a) for a in declared]
+            # The ids are authoritative; inputs_json only supplies each one's argument path.
+            paths = recover_inputs(row["inputs_json"])
+            inputs = [(next((p for p, i in paths if i == a), ""), a) for a in declared]
         else:
             inputs = recover_inputs(row["inputs_json"])
             recovered[entity_id] = len({a for _, a in inputs if a != artifact})

@@ -221,3 +221,16 @@ def test_wrong_or_missing_database(store: GraphStore, postgres_server: TestPostg
         list(importer.units(missing))
     with pytest.raises(InputError, match="not a PostgreSQL URL"):
         list(importer.units("mysql://somewhere/db"))
+
+
+def test_the_test_server_is_private_and_password_protected(postgres_server: TestPostgres) -> None:
+    """The fixture's server: loopback TCP only, a socket in its own directory, SCRAM with its password."""
+    settings = _rows(postgres_server, "postgres",
+                     "SELECT name, setting FROM pg_settings WHERE name IN "
+                     "('listen_addresses', 'unix_socket_directories', 'password_encryption')")
+    values = {r["name"]: r["setting"] for r in settings}
+    assert values["listen_addresses"] == "127.0.0.1"
+    assert values["unix_socket_directories"] == str(postgres_server.socket_dir)
+    assert values["password_encryption"] == "scram-sha-256"
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(postgres_server.url().replace(postgres_server.password, "wrong-password"))
