@@ -243,3 +243,19 @@ def test_wrong_database_and_unknown_schema(store: GraphStore, postgres_server: T
     with pytest.raises(InputError, match=r"component_runs lacks column\(s\) git_hash"):
         list(MltraceImporter(password=postgres_server.password).units(renamed))
     assert store.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
+
+
+def test_url_with_password_from_the_settings_is_used_but_never_shown(
+        store: GraphStore, postgres_server: TestPostgres, database: str, cli_env: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("LINEAGEGRAPH_MLTRACE_PASSWORD", raising=False)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("LINEAGEGRAPH_MLTRACE_URL", postgres_server.url(database))
+    assert main(["import", "mltrace", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert postgres_server.password not in out
+    (summary,) = json.loads(out)["imports"]
+    assert summary["source"] == postgres_server.url(database, with_password=False)
+    assert summary["records"]["new"] == 16 and len(summary["records"]["flagged"]) == 2
+    runs = store.read("MATCH (r:ImportRun) RETURN r.source AS source")
+    assert [r["source"] for r in runs] == [summary["source"]]
