@@ -38,8 +38,8 @@ if ! bindir="$(find_bindir)"; then
   if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -print -quit 2>/dev/null)" ]; then
     apt-get update -qq >&2
   fi
-  # policy-rc.d-free containers would start the system cluster after install; we do not need it,
-  # and the package's own cluster is left alone either way.
+  # The package may create (and, with an init system, start) Debian's default cluster; the tests
+  # never use it and nothing here touches it.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2 || {
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
