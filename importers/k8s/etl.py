@@ -205,13 +205,12 @@ class K8sEtl:
         self.extractors: list[Extractor] = list(extractors) + (list(BUILTIN_EXTRACTORS) if builtins else [])
         self.conventions = conventions or Conventions()
 
-    def _select(self, *, reprocess: bool, kind: str | None, since: datetime | None,
+    def _select(self, every: list[StoredObject], *, reprocess: bool, kind: str | None, since: datetime | None,
                 uids: Iterable[str] | None) -> list[StoredObject]:
-        state = {r["uid"]: r for r in self.store.read(
+        state = {r["uid"]: r["etl_version"] for r in self.store.read(
             "MATCH (o:K8sObject) WHERE o.latest_version IS NOT NULL "
             "RETURN o.uid AS uid, o.etl_version AS etl_version")}
         wanted = set(uids) if uids is not None else None
-        every = self.rawstore.objects()
         by_uid = {o.uid: o for o in every}
         chosen: dict[str, StoredObject] = {}
         for obj in every:
@@ -221,7 +220,7 @@ class K8sEtl:
                 continue
             if since is not None and obj.last_observed < since:
                 continue
-            if not reprocess and state.get(obj.uid, {}).get("etl_version") == obj.latest_version:
+            if not reprocess and state.get(obj.uid) == obj.latest_version:
                 continue
             chosen[obj.uid] = obj
             # A changed part (a Pod) changes what its owners derive (the Job's image digests).
@@ -237,17 +236,24 @@ class K8sEtl:
             uids: Iterable[str] | None = None) -> EtlCounts:
         """One ETL pass: idempotent; ``reprocess`` re-derives objects already processed."""
         counts = EtlCounts()
-        selected = self._select(reprocess=reprocess, kind=kind, since=since, uids=uids)
+        every = self.rawstore.objects()
+        owners: dict[str, list[StoredObject]] = {}
+        for stored in every:
+            for owner in stored.owner_uids:
+                owners.setdefault(owner, []).append(stored)
+        selected = self._select(every, reprocess=reprocess, kind=kind, since=since, uids=uids)
         latest = self.rawstore.latest(o.uid for o in selected)
         derived: list[tuple[StoredObject, list[Transaction]]] = []
+        marks: list[dict[str, Any]] = []
         for obj in selected:
             version = latest.get(obj.uid)
             if version is None:
                 continue
             counts.objects += 1
             name = describe(version.object) + f" (uid {obj.uid})"
+            context = ExtractContext(self.rawstore, version, self.conventions, owners)
             try:
-                transactions = self._extract(version.object, ExtractContext(self.rawstore, version, self.conventions))
+                transactions = self._extract(version.object, context)
             except LineageGraphError as exc:
                 counts.errors.append(f"{name}: {exc}")
                 continue
@@ -256,35 +262,46 @@ class K8sEtl:
                 continue
             if transactions is None:
                 counts.skipped.append(f"{name}: no extractor knows kind {obj.kind} ({obj.api_version})")
-                self._mark(obj, None)
+                marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": None})
                 continue
             derived.append((obj, transactions))
+        del latest
         writers = self._writers([t for _, ts in derived for t in ts])
+        sources = [f"k8s:{obj.uid}" for obj, _ in derived]
+        fingerprints = {r["uid"]: r["f"] for r in self.store.read(
+            "UNWIND $uids AS uid MATCH (o:K8sObject {uid: uid}) RETURN uid, o.etl_fingerprint AS f",
+            uids=[obj.uid for obj, _ in derived])}
+        old_runs: dict[str, list[str]] = {}
+        for row in self.store.read(
+                "MATCH (r:ImportRun {importer: $importer}) WHERE r.source IN $sources AND r.status = 'ok' "
+                "RETURN r.source AS source, r.id AS id", importer=IMPORTER, sources=sources):
+            old_runs.setdefault(row["source"], []).append(row["id"])
         for obj, transactions in sorted(derived, key=lambda d: (d[0].first_observed, d[0].uid)):
             counts.transactions += len(transactions)
             elements, relations = to_graph(transactions, writers)
             fingerprint = _fingerprint(elements, relations)
             source = f"k8s:{obj.uid}"
-            old = self.store.read(
-                "MATCH (o:K8sObject {uid: $uid}) RETURN o.etl_fingerprint AS f", uid=obj.uid)
-            if old and old[0]["f"] == fingerprint:
+            marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": fingerprint})
+            if fingerprints.get(obj.uid) == fingerprint:
                 counts.unchanged += 1
-                self._mark(obj, fingerprint)
                 continue
-            new_run = ""
             if elements or relations:
                 try:
-                    new_run = self.store.import_elements(IMPORTER, source, elements, relations).run_id
+                    self.store.import_elements(IMPORTER, source, elements, relations)
                 except InputError as exc:
                     counts.errors.append(f"{obj.ref} (uid {obj.uid}): {exc}")
+                    marks.pop()
                     continue
                 counts.written += 1
             # The older runs of this source now assert only what the new derivation dropped.
-            removed = self._remove_runs(source, keep=new_run)
-            counts.removed_runs += removed
-            if removed and not new_run:
+            for run in old_runs.get(source, []):
+                self.store.remove_import_run(run)
+                counts.removed_runs += 1
+            if old_runs.get(source) and not (elements or relations):
                 counts.written += 1
-            self._mark(obj, fingerprint)
+            if len(marks) >= 1000:
+                self._mark(marks)
+        self._mark(marks)
         return counts
 
     def _remove_runs(self, source: str, *, keep: str) -> int:
@@ -302,10 +319,13 @@ class K8sEtl:
                 return [Transaction.model_validate(t) if not isinstance(t, Transaction) else t for t in result]
         return None
 
-    def _mark(self, obj: StoredObject, fingerprint: str | None) -> None:
-        self.store.write_query(
-            "MATCH (o:K8sObject {uid: $uid}) SET o.etl_version = $version, o.etl_fingerprint = $fingerprint",
-            uid=obj.uid, version=obj.latest_version, fingerprint=fingerprint)
+    def _mark(self, marks: list[dict[str, Any]]) -> None:
+        """Remember which version was processed and what it derived (then empty ``marks``)."""
+        if marks:
+            self.store.write_query(
+                "UNWIND $rows AS row MATCH (o:K8sObject {uid: row.uid}) "
+                "SET o.etl_version = row.version, o.etl_fingerprint = row.fingerprint", rows=marks)
+            marks.clear()
 
     def _writers(self, transactions: list[Transaction]) -> dict[str, list[tuple[datetime | None, str, str]]]:
         """Known versions of every location these transactions read: from this pass and the graph."""

@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 from lineagegraph.identity import source_id
 
 if TYPE_CHECKING:
-    from lineagegraph.importers.k8s.rawstore import RawStore, StoredVersion
+    from lineagegraph.importers.k8s.rawstore import RawStore, StoredObject, StoredVersion
 
 __all__ = [
     "BUILTIN_EXTRACTORS",
@@ -139,14 +139,22 @@ class Conventions:
 class ExtractContext:
     """What an extractor may look up besides its object: owners, parts, ConfigMaps, conventions."""
 
-    def __init__(self, rawstore: RawStore, version: StoredVersion, conventions: Conventions | None = None):
+    def __init__(self, rawstore: RawStore, version: StoredVersion, conventions: Conventions | None = None,
+                 owners: dict[str, list[StoredObject]] | None = None):
         self.rawstore = rawstore
         self.version = version
         self.conventions = conventions or Conventions()
+        # owner uid -> the objects it owns, when the caller (the ETL) indexed them for a whole pass.
+        self._owners = owners
 
     def owned(self, uid: str, kind: str | None = None) -> list[dict[str, Any]]:
         """The newest stored versions of the objects that ``uid`` owns (a Job's Pods), oldest first."""
-        children = self.rawstore.objects(owner_uid=uid, kind=kind)
+        if self._owners is not None:
+            children = [o for o in self._owners.get(uid, []) if kind is None or o.kind.lower() == kind.lower()]
+        else:
+            children = self.rawstore.objects(owner_uid=uid, kind=kind)
+        if not children:
+            return []
         latest = self.rawstore.latest(o.uid for o in children)
         found = [latest[o.uid].object for o in children if o.uid in latest]
         return sorted(found, key=lambda o: str(o["metadata"].get("creationTimestamp") or ""))

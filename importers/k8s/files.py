@@ -55,27 +55,27 @@ def read_events(text: str, source: str) -> list[WatchEvent]:
     return _yaml_documents(text, source)
 
 
-def _line_of(text: str, position: int) -> int:
-    return text.count("\n", 0, position) + 1
-
-
 def _json_stream(text: str, source: str) -> list[WatchEvent]:
     decoder = json.JSONDecoder()
     events: list[WatchEvent] = []
     position, length = 0, len(text)
+    # The line number is carried along (counting from the start for every record is quadratic).
+    line, counted = 1, 0
     while True:
         while position < length and text[position] in " \t\r\n":
             position += 1
         if position >= length:
             return events
+        line += text.count("\n", counted, position)
+        counted = position
         try:
             value, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
             truncated = exc.pos >= length - 1 or "Unterminated" in exc.msg or "Expecting" in exc.msg
             reason = "truncated or malformed JSON" if truncated else "malformed JSON"
-            raise InputError(f"{reason} ({exc.msg}) in the record starting at line {_line_of(text, position)}",
+            raise InputError(f"{reason} ({exc.msg}) in the record starting at line {line}",
                              source=source, location=str(exc.lineno)) from exc
-        events.extend(_events_of(value, source, str(_line_of(text, position))))
+        events.extend(_events_of(value, source, str(line)))
         position = end
 
 

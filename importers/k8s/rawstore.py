@@ -32,12 +32,14 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from neo4j import ManagedTransaction
 from pydantic import BaseModel, ConfigDict
 
-from lineagegraph.redaction import REDACTED, redact_value
+from lineagegraph.redaction import REDACTED
+from lineagegraph.redaction import redact_value as _redact_value_uncached
 from lineagegraph.store import GraphStore
 
 __all__ = [
@@ -149,6 +151,11 @@ class StoredVersion(BaseModel):
 
 # ---------------------------------------------------------------------------------------------
 # Redaction
+
+
+# Most strings repeat from event to event (an object's versions share nearly all of them), so the
+# value scan is cached; record() clears it so that a change of the redaction rules takes effect.
+redact_value = lru_cache(maxsize=1 << 16)(_redact_value_uncached)
 
 
 def _secret_name(name: str) -> bool:
@@ -416,6 +423,7 @@ class RawStore:
         counted in ``invalid`` and named in ``problems``, and the other events are still stored.
         """
         self.init_schema()
+        redact_value.cache_clear()
         counts = RecordCounts()
         for number, batch in enumerate(_chunks(events, self.batch_size)):
             prepared: list[tuple[WatchEvent, dict[str, Any]]] = []
