@@ -1,0 +1,201 @@
+"""PROV-JSON of any size in bounded memory: the document is read as a stream, in record chunks.
+
+The whole-document reader (``prov`` + :func:`lineagegraph.provcodec.document_to_graph`) holds the
+parsed document, its records and their graph rows at once: gigabytes for a million records. Here
+the file is read twice with ``ijson``, never whole:
+
+1. a first pass reads the prefixes and notes every identifier that more than one record speaks
+   about (declared twice, in several sections or bundles, or named by a relation that has only
+   one end) — those records must be mapped together to give the same node;
+2. a second pass cuts the records into chunks of a few thousand, writes each chunk as a small
+   PROV-JSON document with the same prefixes, and maps it with the very same code as the
+   whole-document path, so the graph (and its exact PROV encoding) is identical. The records the
+   first pass set aside are mapped together at the end.
+
+Memory grows with the set of identifiers (the first pass keeps a count per identifier) and the
+set-aside records, not with the file. A document with bundles (they bring prefixes of their own),
+or with a member this reader does not know, is read whole instead (:class:`NotStreamable`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import ijson
+from prov.model import ProvDocument
+
+from lineagegraph.model import Element, Relation
+from lineagegraph.provcodec import document_to_graph, paused_gc, quiet_prov
+
+__all__ = ["NotStreamable", "stream_graph"]
+
+ELEMENT_SECTIONS = frozenset({"entity", "activity", "agent"})
+# PROV-JSON relation sections and the attributes of their two ends.
+RELATION_ENDS: dict[str, tuple[str, str]] = {
+    "used": ("prov:activity", "prov:entity"),
+    "wasGeneratedBy": ("prov:entity", "prov:activity"),
+    "wasInformedBy": ("prov:informed", "prov:informant"),
+    "wasStartedBy": ("prov:activity", "prov:trigger"),
+    "wasEndedBy": ("prov:activity", "prov:trigger"),
+    "wasInvalidatedBy": ("prov:entity", "prov:activity"),
+    "wasDerivedFrom": ("prov:generatedEntity", "prov:usedEntity"),
+    "wasAttributedTo": ("prov:entity", "prov:agent"),
+    "wasAssociatedWith": ("prov:activity", "prov:agent"),
+    "actedOnBehalfOf": ("prov:delegate", "prov:responsible"),
+    "wasInfluencedBy": ("prov:influencee", "prov:influencer"),
+    "specializationOf": ("prov:specificEntity", "prov:generalEntity"),
+    "alternateOf": ("prov:alternate1", "prov:alternate2"),
+    "hadMember": ("prov:collection", "prov:entity"),
+    "mentionOf": ("prov:specificEntity", "prov:generalEntity"),
+}
+
+
+class NotStreamable(Exception):  # noqa: N818 - a signal to the caller, not an error for users
+    """The document's shape needs the whole-document reader (the reason is the message)."""
+
+
+def _sections(stream: BinaryIO) -> Iterator[tuple[str, Iterator[tuple[str, Any]]]]:
+    """Yield each top-level member as ``(name, its members)`` without building the member whole."""
+    parser = ijson.parse(stream, use_float=True)
+    for prefix, event, value in parser:
+        if prefix == "" and event == "map_key":
+            yield value, _members(parser, value)
+        elif prefix == "" and event in ("start_map", "end_map"):
+            continue
+        elif prefix == "":
+            raise NotStreamable("the document is not a JSON object")
+
+
+def _members(parser: Any, section: str) -> Iterator[tuple[str, Any]]:
+    builder: Any = None
+    key: str | None = None
+    depth = 0
+    for prefix, event, value in parser:
+        if builder is None:
+            if event == "start_map" and prefix == section:
+                continue
+            if event == "end_map" and prefix == section:
+                return
+            if event == "map_key" and prefix == section:
+                key = value
+                continue
+            if prefix == section:
+                raise NotStreamable(f"the member {section!r} is not an object")
+            builder = ijson.ObjectBuilder()
+            depth = 0
+        builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+        if depth == 0:
+            assert key is not None
+            yield key, builder.value
+            builder, key = None, None
+
+
+class _Ids:
+    """Expands the prefixed names of PROV-JSON ids so that two spellings of one id agree."""
+
+    def __init__(self, prefixes: dict[str, str]):
+        self._prefixes = prefixes
+
+    def expand(self, name: str) -> str:
+        head, sep, tail = name.partition(":")
+        if sep and head in self._prefixes:
+            return self._prefixes[head] + tail
+        if not sep and "default" in self._prefixes:
+            return self._prefixes["default"] + name
+        return name
+
+
+def _ends(section: str, value: Any) -> list[list[str | None]]:
+    ends = RELATION_ENDS[section]
+    items = value if isinstance(value, list) else [value]
+    return [[item.get(end) if isinstance(item, dict) else None for end in ends] for item in items]
+
+
+def _first_pass(path: Path) -> tuple[dict[str, str], set[str]]:
+    """The prefixes, and the expanded ids that more than one record speaks about."""
+    counts: Counter[str] = Counter()  # ids as written; expanded once the prefixes are known
+    partial: set[str] = set()
+    prefixes: dict[str, str] = {}
+    with path.open("rb") as stream:
+        for section, members in _sections(stream):
+            if section == "prefix":
+                prefixes = {str(k): str(v) for k, v in members}
+            elif section == "bundle":
+                # Bundles bring their own prefixes and share ids with the document around them.
+                raise NotStreamable("a document with bundles is read whole")
+            elif section in ELEMENT_SECTIONS:
+                for key, value in members:
+                    counts[key] += len(value) if isinstance(value, list) else 1
+            elif section in RELATION_ENDS:
+                for _key, value in members:
+                    for pair in _ends(section, value):
+                        if None in pair:
+                            partial.update(p for p in pair if isinstance(p, str))
+            else:
+                raise NotStreamable(f"unknown PROV-JSON member {section!r}")
+    ids = _Ids(prefixes)
+    expanded: Counter[str] = Counter()
+    for key, n in counts.items():
+        expanded[ids.expand(key)] += n
+    return prefixes, {ident for ident, n in expanded.items() if n > 1} | {ids.expand(p) for p in partial}
+
+
+def _to_graph(prefixes: dict[str, str], sections: dict[str, dict[str, Any]]) -> tuple[list[Element], list[Relation]]:
+    document = {"prefix": prefixes, **sections} if prefixes else dict(sections)
+    with quiet_prov():
+        parsed = ProvDocument.deserialize(content=json.dumps(document), format="json")
+    return document_to_graph(parsed)
+
+
+def stream_graph(path: Path, *, chunk_records: int = 5_000) -> Iterator[Element | Relation]:
+    """The graph of the PROV-JSON file at ``path``, chunk by chunk (see the module docstring).
+
+    Raises :class:`NotStreamable` before yielding anything when the document needs the
+    whole-document reader; parse errors of ``ijson`` and ``prov`` propagate as they are.
+    """
+    prefixes, shared = _first_pass(path)
+    ids = _Ids(prefixes)
+    chunk: dict[str, dict[str, Any]] = {}
+    held: dict[str, dict[str, Any]] = {}  # records about shared ids: mapped together at the end
+    size = 0
+
+    def flush() -> Iterator[Element | Relation]:
+        nonlocal chunk, size
+        if size:
+            with paused_gc():
+                elements, relations = _to_graph(prefixes, chunk)
+            yield from elements
+            yield from relations
+        chunk, size = {}, 0
+
+    with path.open("rb") as stream:
+        for section, members in _sections(stream):
+            if section == "prefix":
+                for _ in members:
+                    pass
+                continue
+            for key, value in members:
+                if section in ELEMENT_SECTIONS:
+                    target = held if ids.expand(key) in shared else chunk
+                else:
+                    # A relation with one end lives on its node: map it with that node's records.
+                    target = held if any(None in pair for pair in _ends(section, value)) else chunk
+                target.setdefault(section, {})[key] = value
+                if target is chunk:
+                    size += 1
+                    if size >= chunk_records:
+                        yield from flush()
+    yield from flush()
+    if held:
+        with paused_gc():
+            elements, relations = _to_graph(prefixes, held)
+        yield from elements
+        yield from relations
