@@ -66,7 +66,7 @@ from lineagegraph.model import (
 )
 from lineagegraph.store import GraphStore
 
-__all__ = ["MltraceImporter", "MltraceReport", "database_namespace", "pointer_location"]
+__all__ = ["MltraceImporter", "MltraceReport", "backtrace", "database_namespace", "pointer_location"]
 
 SOURCE = "mltrace"
 
@@ -117,6 +117,44 @@ def pointer_location(name: str, namespace: str) -> tuple[str, bool]:
     if _URI.match(name) or name.startswith("/"):
         return location_id(name), True
     return source_id(SOURCE, namespace, "io", name), False
+
+
+# The run that last wrote `$id` (an output version, or a pointer name's entity: then its newest
+# version, as mltrace's trace picks the newest writer), and every run it depends on, transitively.
+_TRACE = """
+MATCH (x:Element {id: $id})
+OPTIONAL MATCH (v:Entity)-[:SPECIALIZATION_OF]->(x)
+WITH x, collect(v) AS versions
+UNWIND [x] + versions AS output
+MATCH (output)-[:WAS_GENERATED_BY]->(writer:Activity)
+WITH writer ORDER BY writer.started_at DESC, writer.mltrace_run_id DESC LIMIT 1
+MATCH (writer)-[:WAS_INFORMED_BY*0..50]->(run:Activity)
+WITH writer, collect(DISTINCT run) AS runs
+UNWIND runs AS run
+RETURN writer.id AS writer, run.id AS id, coalesce(run.mltrace_run_id, 0) AS number,
+       [(run)-[:WAS_INFORMED_BY]->(dep:Activity) | [coalesce(dep.mltrace_run_id, 0), dep.id]] AS deps
+"""
+
+
+def backtrace(store: GraphStore, output_id: str) -> list[tuple[int, str]]:
+    """mltrace's own backtrace of an imported output, from the graph: ``(depth, run id)`` frames.
+
+    Like mltrace's ``trace``: start at the run that last wrote the output, then depth-first through
+    run dependencies in run-id order, listing a run again for every path that reaches it. (The
+    graph's ``bt`` lists each run once; see docs/postgres.md.) Empty when nothing generated it.
+    """
+    rows = store.read(_TRACE, id=output_id)
+    if not rows:
+        return []
+    deps = {row["id"]: [dep for _, dep in sorted(row["deps"])] for row in rows}
+    frames: list[tuple[int, str]] = []
+    stack = [(0, str(rows[0]["writer"]))]
+    while stack:
+        depth, run = stack.pop()
+        frames.append((depth, run))
+        # Reversed onto the stack, so the lowest run id is visited first.
+        stack.extend((depth + 1, dep) for dep in reversed(deps.get(run, [])))
+    return frames
 
 
 def _utc(value: datetime | None) -> datetime | None:

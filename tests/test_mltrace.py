@@ -28,7 +28,7 @@ from lineagegraph.cli import main
 from lineagegraph.errors import InputError
 from lineagegraph.identity import location_id, source_id, version_id
 from lineagegraph.importers.base import run_import
-from lineagegraph.importers.mltrace import MltraceImporter
+from lineagegraph.importers.mltrace import MltraceImporter, backtrace
 from lineagegraph.store import GraphStore
 
 pytestmark = pytest.mark.integration
@@ -155,6 +155,16 @@ def test_bt_matches_mltrace_backtrace(imported: Tables, cli_env: dict[str, str],
         for run in ours:
             for dep in imported.dependencies(run):
                 assert ours.index(run) < ours.index(dep), f"{name}: run {run} before its dependency {dep}"
+
+
+def test_mltrace_style_backtrace_from_the_graph_is_mltraces_own(store: GraphStore, imported: Tables) -> None:
+    for name, frames in MLTRACE_BACKTRACES.items():
+        expected = [(depth, run_node(run)) for depth, run in frames]
+        # By the output's newest version, and by the name alone (mltrace's own argument).
+        newest = version_id(pointer_node(name), run_node(imported.last_writer(name)))
+        assert backtrace(store, newest) == expected, name
+        assert backtrace(store, pointer_node(name)) == expected, name
+    assert backtrace(store, "urn:lineagegraph:mltrace:nothing") == []
 
 
 def test_blame_ranks_like_mltrace_review_of_flagged_outputs(store: GraphStore, imported: Tables,
