@@ -18,18 +18,28 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import neo4j
 
 from lineagegraph.errors import NotFoundError
 from lineagegraph.writer import Counts, relation_type
-
-if TYPE_CHECKING:
-    from lineagegraph.store import GraphStore
 
 __all__ = ["ImportSummary", "new_run_id", "reconcile_stale_runs", "remove_run"]
 
 # A run with no heartbeat for this long is taken for dead even when its host cannot be checked.
 DEFAULT_STALE_AFTER = timedelta(hours=1)
+
+
+class GraphStore(Protocol):
+    """What run bookkeeping needs of :class:`lineagegraph.store.GraphStore` (which calls it)."""
+
+    driver: neo4j.Driver
+    database: str
+
+    def read(self, query: str, **params: Any) -> list[dict[str, Any]]: ...
+
+    def write_query(self, query: str, **params: Any) -> list[dict[str, Any]]: ...
 
 
 def now() -> datetime:
