@@ -260,6 +260,11 @@ def dataset_location(namespace: str, name: str) -> str:
     return location_id(f"{scheme}:///{nm.lstrip('/')}")
 
 
+def _short(run_id: str) -> str:
+    # The tail: UUIDv7 run ids (what current clients make) share their leading, time-based digits.
+    return run_id[-8:]
+
+
 def run_activity_id(run_id: str) -> str:
     return source_id(SOURCE, "run", run_id)
 
@@ -269,8 +274,19 @@ def job_agent_id(namespace: str, name: str) -> str:
 
 
 def _facet_props(prefix: str, facets: dict[str, Any] | None) -> dict[str, Any]:
-    """Facets as properties named ``<prefix><facet>`` with JSON values (nulls skipped)."""
-    return {prefix + _FACET_NAME.sub("_", k): v for k, v in (facets or {}).items() if v is not None}
+    """Facets as properties named ``<prefix><facet>`` with JSON values (nulls skipped).
+
+    Each facet's ``_producer`` and ``_schemaURL`` are dropped: they repeat the event's producer
+    and the spec on every facet and would drown what the facet says.
+    """
+    props: dict[str, Any] = {}
+    for name, value in (facets or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k not in ("_producer", "_schemaURL")}
+        props[prefix + _FACET_NAME.sub("_", name)] = value
+    return props
 
 
 def _normalise_column_lineage(facet: Any) -> dict[str, list[dict[str, Any]]]:
@@ -501,7 +517,7 @@ class OpenLineageImporter:
         code_version = code[1].get("version") if code and isinstance(code[1], dict) else None
         end = run.terminal
         nodes[act_id] = Activity(
-            id=act_id, label=f"{run.job_name} (run {run.run_id[:8]})", started_at=run.started_at,
+            id=act_id, label=f"{run.job_name} (run {_short(run.run_id)})", started_at=run.started_at,
             ended_at=end[1] if end else None, status=run.status, code_version=code_version,
             attributes=attributes,
         )
@@ -528,7 +544,7 @@ class OpenLineageImporter:
             if lineage:
                 props["column_lineage"] = lineage
                 nodes[loc].attributes["column_lineage"] = lineage
-            nodes[version] = Entity(id=version, label=f"{use.name} (run {run.run_id[:8]})", uri=loc,
+            nodes[version] = Entity(id=version, label=f"{use.name} (run {_short(run.run_id)})", uri=loc,
                                     generated_at=when, attributes=props)
             relations.append(SpecializationOf(specific=version, general=loc))
             relations.append(WasGeneratedBy(entity=version, activity=act_id))
@@ -547,7 +563,7 @@ class OpenLineageImporter:
         if parent_id not in nodes and isinstance(job, dict) and job.get("namespace") and job.get("name"):
             # Declared with what the child knows of it; its own events add the rest.
             nodes[parent_id] = Activity(
-                id=parent_id, label=f"{job['name']} (run {str(parent_run)[:8]})",
+                id=parent_id, label=f"{job['name']} (run {_short(str(parent_run))})",
                 attributes={"ol_run_id": str(parent_run), "ol_job_namespace": job["namespace"],
                             "ol_job_name": job["name"]})
             agent = self._job_agent(str(job["namespace"]), str(job["name"]))
