@@ -15,6 +15,7 @@ from lineagegraph.capture.spool import SpoolFile, spool_files
 from lineagegraph.cli._app import app, import_app, is_quiet, open_store, print_json
 from lineagegraph.importers.base import run_import
 from lineagegraph.importers.spool import SpoolImporter, spool_sources
+from lineagegraph.store import GraphStore
 
 spool_app = typer.Typer(help="See what the capture spool holds.", no_args_is_help=True)
 app.add_typer(spool_app, name="spool")
@@ -163,3 +164,17 @@ def stale_command(
         print_json(result.model_dump(mode="json") | {"stale": result.stale, "reasons": result.reasons()})
     else:
         typer.echo(result.text())
+
+
+def demo_capture(store: GraphStore) -> None:
+    """The demo's capture section: a tracked pipeline delivered through the spool, its bt, staleness."""
+    from lineagegraph.capture.example import run_example
+    from lineagegraph.queries import LineageGraph
+
+    result = run_example(store)
+    typer.echo(f"\n== capture from Python: a tracked pipeline run twice, {result.records} records delivered "
+               "from the spool (lineagegraph/capture/example.py)")
+    typer.echo(f"\n== backtrace of a served prediction: lineagegraph bt '{result.served_output}'")
+    typer.echo(LineageGraph(store).backtrace(result.served_output).text())
+    typer.echo(f"\n== staleness: lineagegraph stale '{result.first_train_run}'")
+    typer.echo(result.staleness.text())

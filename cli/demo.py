@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from lineagegraph.cli._app import app, is_quiet, open_store
+from lineagegraph.cli.capture import demo_capture
 from lineagegraph.cli.k8s import demo_k8s
 from lineagegraph.cli.queries import print_diff
 from lineagegraph.importers.base import Importer, run_import
@@ -74,6 +75,7 @@ def demo(
             typer.echo(f"{source.dataset} :: {source.field}  ({', '.join(source.transformations)})")
 
         demo_k8s(store)
+        demo_capture(store)
 
     settings = Settings()
     if settings.uses_local_server:

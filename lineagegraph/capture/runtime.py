@@ -12,6 +12,7 @@ a failed write logs one warning and the record falls back to the spool.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import platform
@@ -214,6 +215,19 @@ def emit(record: dict[str, Any]) -> None:
         if mode == "direct" and _direct(record):
             return
         _writer().append(record)
+    except Exception as exc:  # capture must never break the caller
+        _log.warning("lineagegraph: a captured record was lost: %s", exc)
+
+
+def emit_json(body: str) -> None:
+    """:func:`emit` for a record already encoded as compact JSON; never raises."""
+    try:
+        mode = _state.mode
+        if mode == "off":
+            return
+        if mode == "direct" and _direct(json.loads(body)):
+            return
+        _writer().append_json(body)
     except Exception as exc:  # capture must never break the caller
         _log.warning("lineagegraph: a captured record was lost: %s", exc)
 

@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SUFFIX", "SpoolFile", "SpoolStats", "SpoolWriter", "default_spool_dir", "encode_record", "spool_files"]
+__all__ = [
+    "SUFFIX", "SpoolFile", "SpoolStats", "SpoolWriter", "default_spool_dir", "encode_record", "frame", "spool_files",
+]
 
 SUFFIX = ".lgspool"
 MAX_PENDING = 10_000
@@ -64,10 +66,14 @@ def default_spool_dir() -> Path:
     return Path(data_home) / "lineagegraph" / "spool"
 
 
+def frame(body: bytes) -> bytes:
+    """One framed spool line for a record already encoded as compact JSON."""
+    return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
 def encode_record(record: dict[str, Any]) -> bytes:
     """One framed spool line for ``record``."""
-    body = _dumps(record).encode("utf-8", "surrogatepass")
-    return b"%08x %s\n" % (zlib.crc32(body), body)
+    return frame(_dumps(record).encode("utf-8", "surrogatepass"))
 
 
 @dataclass
@@ -155,6 +161,13 @@ class SpoolWriter:
             self._failed(exc)
             self.stats.dropped += 1
             return
+        self._append_line(line)
+
+    def append_json(self, body: str) -> None:
+        """Spool one record given as compact JSON text (the decorator's fast path)."""
+        self._append_line(frame(body.encode("utf-8", "surrogatepass")))
+
+    def _append_line(self, line: bytes) -> None:
         with self._lock:
             if self._pid != _pid[0]:
                 # A forked child must not share its parent's file: start its own.

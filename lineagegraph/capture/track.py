@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import inspect
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable
 from typing import Any, ParamSpec, TypeVar, cast, overload
@@ -65,6 +66,32 @@ def ref_for(role: str, value: Any) -> tuple[dict[str, Any], str] | None:
     return ref, info.digest
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+# Encoded refs of small recurring arguments, keyed by (role, type, value): most calls pass the same
+# few flags, sizes and names, and encoding them again would dominate the call's cost.
+_REF_CACHE: dict[tuple[str, type, Any], tuple[str, str]] = {}
+_REF_CACHE_MAX = 8192
+
+
+def ref_json(role: str, value: Any) -> tuple[str, str] | None:
+    """:func:`ref_for`, with the ref already encoded as JSON text (cached for small values)."""
+    cls = type(value)
+    if cls is int or ((cls is str or cls is bytes) and len(value) <= 256):
+        key = (role, cls, value)
+        hit = _REF_CACHE.get(key)
+        if hit is not None:
+            return hit
+        found = ref_for(role, value)
+        assert found is not None
+        encoded = (_dumps(found[0]), found[1])
+        if len(_REF_CACHE) >= _REF_CACHE_MAX:
+            _REF_CACHE.clear()
+        _REF_CACHE[key] = encoded
+        return encoded
+    found = ref_for(role, value)
+    return None if found is None else (_dumps(found[0]), found[1])
+
+
 class _Spec:
     """What the decorator knows about one function, computed once."""
 
@@ -97,11 +124,25 @@ class _Spec:
         if unknown:
             raise ValueError(f"track({self.name}): no parameter named {', '.join(sorted(unknown))}")
         self._prefix = hashlib.sha256(f"{self.name}\0{self.version}\0".encode()).copy
+        # The parts of every record of this function that never change, encoded once.
+        self.head = f'{{"k":"call","fn":{_dumps(self.name)},"ver":{_dumps(self.version)},"aid":"'
+        extra = ""
+        if self.tags:
+            extra += f',"tags":{_dumps(self.tags)}'
+        if self.fields:
+            extra += f',"fields":{_dumps(self.fields)}'
+        self.extra = extra
+        self._git_json: str | None = None
 
     def git(self) -> tuple[str, bool] | None:
         if self._git is False:
             self._git = runtime.git_info(self.source_file)
         return self._git  # type: ignore[return-value]
+
+    def git_json(self) -> str:
+        if self._git_json is None:
+            self._git_json = _dumps(self.git())
+        return self._git_json
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
         """(parameter name, value) pairs of a call, defaults filled in; no ``inspect`` per call."""
@@ -119,14 +160,14 @@ class _Spec:
         return pairs
 
     def begin(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Call:
-        ins: list[dict[str, Any]] = []
+        ins: list[str] = []
         identity = self._prefix()
         watched: list[tuple[str, Any, str]] = []
         for name, value in sorted(self.bind(args, kwargs), key=lambda pair: pair[0]):
-            base = name.split("[", 1)[0]
+            base = name.split("[", 1)[0] if "[" in name else name
             if base in self.remove:
                 continue
-            found = ref_for(name, value)
+            found = ref_json(name, value)
             if found is None:
                 continue
             ref, digest = found
@@ -135,13 +176,13 @@ class _Spec:
                 identity.update(name.encode() + b"\0" + digest.encode())
             if self.check_mutation and not isinstance(value, FileRef):
                 watched.append((name, value, digest))
-        return _Call(self, ins, identity.hexdigest(), watched)
+        return _Call(self, ins, identity.hexdigest()[:32], watched)
 
 
 class _Call:
     __slots__ = ("artifact", "ins", "spec", "t0", "watched")
 
-    def __init__(self, spec: _Spec, ins: list[dict[str, Any]], artifact: str, watched: list[tuple[str, Any, str]]):
+    def __init__(self, spec: _Spec, ins: list[str], artifact: str, watched: list[tuple[str, Any, str]]):
         self.spec = spec
         self.ins = ins
         self.artifact = artifact
@@ -151,7 +192,7 @@ class _Call:
     def _mutated(self) -> list[str]:
         return [name for name, value, digest in self.watched if describe(value).digest != digest]
 
-    def finish(self, outs: list[dict[str, Any]], error: BaseException | None, n_yield: int | None = None) -> None:
+    def finish(self, outs: list[str], error: BaseException | None, n_yield: int | None = None) -> None:
         """Emit the call's record; raise :class:`MutationError` when asked to check and an input changed."""
         t1 = time.time()
         mutated: list[str] = []
@@ -159,35 +200,31 @@ class _Call:
             spec = self.spec
             if self.watched:
                 mutated = self._mutated()
-            record: dict[str, Any] = {
-                "k": "call", "fn": spec.name, "ver": spec.version, "aid": self.artifact, "t0": self.t0, "t1": t1,
-                "st": "failed" if error is not None or mutated else "ok", "ins": self.ins, "outs": outs,
-                "git": spec.git(),
-            }
+            # Assembled as text from parts encoded once (see _Spec.head): the JSON encoder is the
+            # largest cost of a small call otherwise. The spool reader validates every record.
+            status = "failed" if error is not None or mutated else "ok"
+            body = (f'{spec.head}{self.artifact}","t0":{self.t0!r},"t1":{t1!r},"st":"{status}",'
+                    f'"ins":[{",".join(self.ins)}],"outs":[{",".join(outs)}],"git":{spec.git_json()}{spec.extra}')
             if error is not None:
-                record["exc"] = type(error).__qualname__
+                body += f',"exc":{_dumps(type(error).__qualname__)}'
             elif mutated:
-                record["exc"] = MutationError.__qualname__
-            if spec.tags:
-                record["tags"] = spec.tags
-            if spec.fields:
-                record["fields"] = spec.fields
+                body += ',"exc":"MutationError"'
             if n_yield is not None:
-                record["n_yield"] = n_yield
-            runtime.emit(record)
+                body += f',"n_yield":{n_yield}'
+            runtime.emit_json(body + "}")
         except Exception as exc:  # capture must never break the caller
             runtime._log.warning("lineagegraph: could not record a call of %s: %s", self.spec.name, exc)
         if mutated and error is None:
             raise MutationError(f"{self.spec.name} changed its argument(s) {', '.join(mutated)} in place; "
                                 "tracked functions must not mutate their inputs (copy them first)")
 
-    def output(self, role: str, value: Any) -> list[dict[str, Any]]:
+    def output(self, role: str, value: Any) -> list[str]:
         if isinstance(value, FileRef):
             if value.is_local:
                 value.digest(refresh=True)  # the function just wrote it
             else:
                 remember_write(value.location, version_id(value.location, call_id(self.artifact)))
-        found = ref_for(role, value)
+        found = ref_json(role, value)
         return [] if found is None else [found[0]]
 
 
@@ -207,7 +244,7 @@ def _wrap(spec: _Spec) -> Callable[..., Any]:
     if inspect.isasyncgenfunction(func):
         async def agen_wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
             call = _begin(spec, args, kwargs)
-            outs: list[dict[str, Any]] = []
+            outs: list[str] = []
             count = 0
             try:
                 async for item in func(*args, **kwargs):
@@ -244,7 +281,7 @@ def _wrap(spec: _Spec) -> Callable[..., Any]:
     if inspect.isgeneratorfunction(func):
         def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
             call = _begin(spec, args, kwargs)
-            outs: list[dict[str, Any]] = []
+            outs: list[str] = []
             count = 0
             inner = func(*args, **kwargs)
             try:
