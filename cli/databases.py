@@ -21,7 +21,7 @@ from lineagegraph.cli._app import import_app, is_quiet, open_store, print_json
 from lineagegraph.errors import ConfigError
 from lineagegraph.importers.base import ImportOutcome, run_import
 from lineagegraph.importers.mltrace import MltraceImporter
-from lineagegraph.importers.pgsource import url_password
+from lineagegraph.importers.pgsource import fingerprints_in, url_password
 from lineagegraph.importers.provenance_repo import ProvenanceRepoImporter
 
 
@@ -104,7 +104,7 @@ def import_provenance(
     targets = _urls(urls, sources.provenance_url, "LINEAGEGRAPH_PROVENANCE_URL")
     password = sources.provenance_password.get_secret_value() if sources.provenance_password else None
     with open_store(quiet=is_quiet(quiet)) as store:
-        importer = ProvenanceRepoImporter(password=password, store=store, blobstore=blobstore)
+        importer = ProvenanceRepoImporter(password=password, known=fingerprints_in(store), blobstore=blobstore)
         outcome = run_import(store, importer, targets)
     _report(outcome, dict(importer.reports), as_json, quiet)
 
@@ -126,6 +126,6 @@ def import_mltrace(
     targets = _urls(urls, sources.mltrace_url, "LINEAGEGRAPH_MLTRACE_URL")
     password = sources.mltrace_password.get_secret_value() if sources.mltrace_password else None
     with open_store(quiet=is_quiet(quiet)) as store:
-        importer = MltraceImporter(password=password, store=store, namespace=namespace)
+        importer = MltraceImporter(password=password, known=fingerprints_in(store), namespace=namespace)
         outcome = run_import(store, importer, targets)
     _report(outcome, dict(importer.reports), as_json, quiet)

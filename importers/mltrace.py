@@ -46,6 +46,7 @@ from lineagegraph.importers import safe_pickle
 from lineagegraph.importers.base import ImportUnit
 from lineagegraph.importers.pgsource import (
     Delta,
+    FingerprintLookup,
     RecordGroup,
     display_url,
     read_snapshot,
@@ -174,15 +175,15 @@ class MltraceImporter:
     ``namespace`` overrides the id namespace derived from the URL (use it when one database is
     reached under several host names). See :class:`ProvenanceRepoImporter
     <lineagegraph.importers.provenance_repo.ProvenanceRepoImporter>` for ``password`` and
-    ``store``. :attr:`reports` holds an :class:`MltraceReport` per source.
+    ``known``. :attr:`reports` holds an :class:`MltraceReport` per source.
     """
 
     name = SOURCE
 
-    def __init__(self, *, password: str | None = None, store: GraphStore | None = None,
+    def __init__(self, *, password: str | None = None, known: FingerprintLookup | None = None,
                  namespace: str | None = None) -> None:
         self.password = password
-        self.store = store
+        self.known = known
         self.namespace = namespace
         self.reports: dict[str, MltraceReport] = {}
 
@@ -218,7 +219,7 @@ class MltraceImporter:
             tags_of.setdefault(row["component_name"], []).append(row["tag_name"])
         groups = [self._component(row, tags_of.get(row["name"], []), ns) for row in components]
         groups.extend(self._runs(runs, pointers, inputs, outputs, dependencies, ns, name, report))
-        report.delta = select_changed(self.store, groups)
+        report.delta = select_changed(self.known, groups)
         self.reports[name] = report
         yield ImportUnit(source=name, elements=report.delta.elements, relations=report.delta.relations)
 

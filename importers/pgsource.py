@@ -9,7 +9,7 @@ where there is one, the table or record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,8 +22,8 @@ from lineagegraph.errors import InputError
 from lineagegraph.model import Element, Relation, stable_key
 from lineagegraph.store import GraphStore
 
-__all__ = ["Delta", "RecordGroup", "display_url", "read_snapshot", "require_columns", "select_changed",
-           "url_password"]
+__all__ = ["Delta", "FingerprintLookup", "RecordGroup", "display_url", "fingerprints_in", "read_snapshot",
+           "require_columns", "select_changed", "url_password"]
 
 FINGERPRINT = "source_fingerprint"
 
@@ -131,24 +131,39 @@ class Delta:
         return f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged record(s)"
 
 
-def select_changed(store: GraphStore | None, groups: Iterable[RecordGroup]) -> Delta:
+FingerprintLookup = Callable[[list[str]], Mapping[str, str]]
+"""Given element ids, the fingerprints the graph holds for those of them that carry one."""
+
+
+def fingerprints_in(store: GraphStore) -> FingerprintLookup:
+    """A lookup of recorded fingerprints in ``store``, for an importer's ``known`` argument.
+
+    The importers never talk to Neo4j themselves; the caller hands them this read-only question.
+    """
+
+    def lookup(ids: list[str]) -> Mapping[str, str]:
+        rows = store.read(
+            "UNWIND $ids AS id MATCH (n:Element {id: id}) WHERE n.source_fingerprint IS NOT NULL "
+            "RETURN n.id AS id, n.source_fingerprint AS fp",
+            ids=ids,
+        )
+        return {row["id"]: row["fp"] for row in rows}
+
+    return lookup
+
+
+def select_changed(known: FingerprintLookup | None, groups: Iterable[RecordGroup]) -> Delta:
     """Keep the groups whose record is not yet in the graph with the same fingerprint.
 
-    Without a store (a dry read, or a first import from Python) every group counts as new.
+    Without a lookup (a first import from Python, a full rewrite) every group counts as new. A node
+    without a fingerprint (a stub, or another source's node) means the record is new here.
     """
     groups = list(groups)
-    known: dict[str, Any] = {}
-    if store is not None and groups:
-        rows = store.read(
-            "UNWIND $ids AS id MATCH (n:Element {id: id}) RETURN n.id AS id, n.source_fingerprint AS fp",
-            ids=[g.main.id for g in groups],
-        )
-        # A node without a fingerprint is a stub or another source's: the record is new here.
-        known = {row["id"]: row["fp"] for row in rows if row["fp"] is not None}
+    recorded = known([g.main.id for g in groups]) if known is not None and groups else {}
     delta = Delta()
     for group in groups:
-        if group.main.id in known:
-            if known[group.main.id] == group.main.attributes.get(FINGERPRINT):
+        if group.main.id in recorded:
+            if recorded[group.main.id] == group.main.attributes.get(FINGERPRINT):
                 delta.unchanged += 1
                 continue
             delta.changed += 1

@@ -45,6 +45,7 @@ from lineagegraph.identity import source_id, value_id
 from lineagegraph.importers.base import ImportUnit
 from lineagegraph.importers.pgsource import (
     Delta,
+    FingerprintLookup,
     RecordGroup,
     display_url,
     read_snapshot,
@@ -62,7 +63,6 @@ from lineagegraph.model import (
     WasAssociatedWith,
     WasGeneratedBy,
 )
-from lineagegraph.store import GraphStore
 
 __all__ = ["ProvenanceRepoImporter", "RepoReport"]
 
@@ -155,18 +155,19 @@ def _plain_params(inputs_json: Any) -> dict[str, Any] | None:
 class ProvenanceRepoImporter:
     """Reads one `provenance` repository per source URL; one :class:`ImportUnit` per repository.
 
-    ``password`` is used when given (else libpq's ``PGPASSWORD``/``~/.pgpass``); ``store``, when
-    given, is asked which records the graph already holds so that only new or changed ones are
-    written; ``blobstore`` is the disk blobstore directory whose value files are measured.
+    ``password`` is used when given (else libpq's ``PGPASSWORD``/``~/.pgpass``); ``known``
+    (:func:`~lineagegraph.importers.pgsource.fingerprints_in` of the store), when given, tells which
+    records the graph already holds, so that only new or changed ones are written; ``blobstore``
+    is the disk blobstore directory whose value files are measured.
     :attr:`reports` holds a :class:`RepoReport` per source.
     """
 
     name = SOURCE
 
-    def __init__(self, *, password: str | None = None, store: GraphStore | None = None,
+    def __init__(self, *, password: str | None = None, known: FingerprintLookup | None = None,
                  blobstore: Path | None = None) -> None:
         self.password = password
-        self.store = store
+        self.known = known
         self.blobstore = blobstore
         self.reports: dict[str, RepoReport] = {}
 
@@ -188,7 +189,7 @@ class ProvenanceRepoImporter:
         recovered: dict[str, int] = {}
         groups = [self._artifact(row, runs, name, report, recovered) for row in artifacts]
         groups.extend(self._sets(sets, members, name, report))
-        report.delta = select_changed(self.store, groups)
+        report.delta = select_changed(self.known, groups)
         # Counted for what this import writes: an unchanged artifact's edges were counted before.
         written = {e.id for e in report.delta.elements}
         report.recovered_inputs = sum(n for entity, n in recovered.items() if entity in written)

@@ -29,6 +29,7 @@ from lineagegraph.errors import InputError
 from lineagegraph.identity import location_id, source_id, version_id
 from lineagegraph.importers.base import run_import
 from lineagegraph.importers.mltrace import MltraceImporter, backtrace
+from lineagegraph.importers.pgsource import fingerprints_in
 from lineagegraph.store import GraphStore
 
 pytestmark = pytest.mark.integration
@@ -86,7 +87,7 @@ def database(postgres_server: TestPostgres) -> str:
 
 @pytest.fixture
 def imported(store: GraphStore, postgres_server: TestPostgres, database: str) -> Tables:
-    importer = MltraceImporter(password=postgres_server.password, store=store, namespace=NS)
+    importer = MltraceImporter(password=postgres_server.password, known=fingerprints_in(store), namespace=NS)
     outcome = run_import(store, importer, [postgres_server.url(database, with_password=False)])
     assert outcome.ok, outcome.errors
     return Tables(postgres_server, database)
@@ -227,7 +228,7 @@ def test_malicious_pickle_column_is_refused_and_nothing_is_written(
     marker = tmp_path / "pwned"
     with psycopg.connect(postgres_server.url(database)) as conn:
         conn.execute("UPDATE component_runs SET stale = %s WHERE id = 10", (pickle.dumps([_Exploit(marker)]),))
-    importer = MltraceImporter(password=postgres_server.password, store=store, namespace=NS)
+    importer = MltraceImporter(password=postgres_server.password, known=fingerprints_in(store), namespace=NS)
     url = postgres_server.url(database, with_password=False)
     outcome = run_import(store, importer, [url])
     assert len(outcome.errors) == 1 and not outcome.summaries

@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from lineagegraph.cli import main
 from lineagegraph.errors import InputError
 from lineagegraph.importers.base import run_import
+from lineagegraph.importers.pgsource import fingerprints_in
 from lineagegraph.importers.provenance_repo import ProvenanceRepoImporter
 from lineagegraph.store import GraphStore
 
@@ -72,7 +73,7 @@ def test_repository_becomes_lineage(store: GraphStore, postgres_server: TestPost
     transactions, labels = fns["load_transactions"]
     features, model, report = fns["featurize"][0], fns["train"][0], fns["report"][0]
 
-    importer = ProvenanceRepoImporter(password=postgres_server.password, store=store, blobstore=BLOBS)
+    importer = ProvenanceRepoImporter(password=postgres_server.password, known=fingerprints_in(store), blobstore=BLOBS)
     outcome = run_import(store, importer, [repo])
     assert outcome.ok, outcome.errors
     summary = importer.reports[repo]
@@ -123,11 +124,11 @@ def test_repository_becomes_lineage(store: GraphStore, postgres_server: TestPost
 
 
 def test_reimport_writes_only_what_is_new(store: GraphStore, postgres_server: TestPostgres, repo: str) -> None:
-    first = ProvenanceRepoImporter(password=postgres_server.password, store=store)
+    first = ProvenanceRepoImporter(password=postgres_server.password, known=fingerprints_in(store))
     assert run_import(store, first, [repo]).ok
     nodes_before = store.read("MATCH (n:Element) RETURN count(n) AS n")[0]["n"]
 
-    again = ProvenanceRepoImporter(password=postgres_server.password, store=store)
+    again = ProvenanceRepoImporter(password=postgres_server.password, known=fingerprints_in(store))
     outcome = run_import(store, again, [repo])
     assert outcome.ok
     delta = again.reports[repo].delta
@@ -145,7 +146,7 @@ def test_reimport_writes_only_what_is_new(store: GraphStore, postgres_server: Te
                '__main__.evaluate', 0, '__main__', 'evaluate', false, now(), now(), ARRAY['{model_id}'],
                '{{"model": {{"id": "{model_id}", "type": "ArtifactProxy"}}}}', '{{}}'
         FROM artifacts WHERE id = '{model_id}'""")
-    later = ProvenanceRepoImporter(password=postgres_server.password, store=store)
+    later = ProvenanceRepoImporter(password=postgres_server.password, known=fingerprints_in(store))
     assert run_import(store, later, [repo]).ok
     report = later.reports[repo]
     assert (report.delta.new, report.delta.changed, report.delta.unchanged) == (1, 0, 7)
@@ -212,7 +213,7 @@ def test_bad_repositories_write_nothing_and_others_still_land(
 
 
 def test_wrong_or_missing_database(store: GraphStore, postgres_server: TestPostgres) -> None:
-    importer = ProvenanceRepoImporter(password=postgres_server.password, store=store)
+    importer = ProvenanceRepoImporter(password=postgres_server.password, known=fingerprints_in(store))
     empty = postgres_server.url(postgres_server.create_database(), with_password=False)
     with pytest.raises(InputError, match="not a provenance artifact repository: table"):
         list(importer.units(empty))
