@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -321,3 +323,13 @@ def test_cli_exit_code_and_message_for_a_bad_file(store: GraphStore, cli_env: di
     assert f"{bad}:line 1:" in captured.err
     assert "legacy-spec1.ndjson: ok" in captured.out
     assert _count(store) > 0
+
+
+def test_import_from_standard_input(store: GraphStore, cli_env: dict[str, str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "lineagegraph", "import", "openlineage", "--json", "-"],
+                            input=(SAMPLES / "legacy-spec1.ndjson").read_bytes(), env=cli_env,
+                            capture_output=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    summary = json.loads(result.stdout)["imports"][0]
+    assert summary["source"] == "<stdin>" and summary["status"] == "ok"
+    assert node(store, RUN + "01931f6a-0000-7000-8000-000000000010")["status"] == "COMPLETE"

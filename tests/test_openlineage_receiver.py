@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -229,3 +231,40 @@ def test_requests_over_the_size_limit_get_413(real_store: Callable[[], GraphStor
                 endpoint.transport(key=None, **options).emit(big)
             assert caught.value.response.status_code == 413
         assert endpoint.health()["accepted"] == 0
+
+
+def test_serve_command_runs_the_endpoint_with_the_key_from_the_environment(
+        store: GraphStore, cli_env: dict[str, str], tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**cli_env, "LINEAGEGRAPH_OPENLINEAGE_API_KEY": KEY, "LINEAGEGRAPH_OPENLINEAGE_FLUSH_INTERVAL": "0.2"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lineagegraph", "serve", "openlineage", "--port", str(port),
+         "--spool-dir", str(tmp_path / "spool")], env=env, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, "serve openlineage exited"
+                assert time.monotonic() < deadline, "serve openlineage did not start"
+                time.sleep(0.2)
+        run_id = "0193dddd-0000-7000-8000-000000000005"
+        event = ev.RunEvent(eventType=ev.RunState.COMPLETE, eventTime="2024-06-03T00:00:00Z",
+                            run=ev.Run(runId=run_id), job=ev.Job(namespace="t", name="j"))
+        transport = HttpTransport(HttpConfig(url=url, auth=ApiKeyTokenProvider({"apiKey": KEY})))
+        assert transport.emit(event).status_code == 201
+        with pytest.raises(requests.HTTPError):
+            HttpTransport(HttpConfig(url=url)).emit(event)
+        deadline = time.monotonic() + 60
+        while _status(store, run_id) != "COMPLETE":
+            assert time.monotonic() < deadline, requests.get(f"{url}/health", timeout=5).json()
+            time.sleep(0.2)
+    finally:
+        process.terminate()
+        # uvicorn shuts down cleanly on SIGTERM, then re-raises it (exit status -15).
+        assert process.wait(timeout=60) in (0, -15)
+    # The clean shutdown closed the spool: nothing left waiting in it.
+    assert list((tmp_path / "spool").glob("*.ndjson")) == []
