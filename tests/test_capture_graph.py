@@ -322,3 +322,58 @@ def test_spool_status_shows_pending_and_failed_files(
     status = json.loads(capsys.readouterr().out)
     assert status["failed_files"] == 1 and status["pending_records"] == 0
     assert "not a lineagegraph spool file" in next(f["error"] for f in status["files"] if f["error"])
+
+
+@capture.register(component="clean", inputs=["raw_path"], outputs=["clean_path"])
+def clean(raw_path: str, folder: Path) -> int:
+    clean_path = str(folder / "clean.csv")  # a local variable, named in outputs as mltrace does
+    lines = [line for line in Path(raw_path).read_text().splitlines() if line.strip()]
+    Path(clean_path).write_text("\n".join(lines) + "\n")
+    return len(lines)
+
+
+def test_component_runs_connect_through_files_ids_and_local_variables(
+    direct: GraphStore, tmp_path: Path
+) -> None:
+    raw = tmp_path / "raw.csv"
+    raw.write_text("1,2\n\n3,4\n")
+    with capture.pipeline_run("etl") as pipeline:
+        assert clean(str(raw), tmp_path) == 2
+        with capture.component_run("report") as run:
+            run.log_input(str(tmp_path / "clean.csv"))
+            run.log_input("batch-2024-07-01")  # an id, not a path: an I/O pointer
+            run.log_output("report-2024-07-01")
+    assert run.node_id is not None and pipeline.node_id is not None
+    chain = direct.read(
+        "MATCH (r:Activity {id: $report})-[:USED]->(v:Entity)-[:WAS_GENERATED_BY]->(c:Activity {component: 'clean'}) "
+        "MATCH (c)-[:USED]->(raw:Entity)-[:SPECIALIZATION_OF]->(loc:Location) "
+        "MATCH (c)-[:WAS_INFLUENCED_BY]->(p:Activity {id: $pipeline}) "
+        "RETURN v.label AS clean, loc.id AS raw", report=run.node_id, pipeline=pipeline.node_id)
+    assert len(chain) == 1 and chain[0]["raw"] == location_id(str(raw))
+    assert chain[0]["clean"].startswith("clean.csv @ ")
+    pointers = direct.read("MATCH (:Activity {id: $id})-[rel]-(e:Entity) WHERE e.io_name IS NOT NULL "
+                           "RETURN type(rel) AS rel, e.io_name AS name ORDER BY name", id=run.node_id)
+    assert pointers == [{"rel": "USED", "name": "batch-2024-07-01"},
+                        {"rel": "WAS_GENERATED_BY", "name": "report-2024-07-01"}]
+
+
+def test_the_background_flusher_delivers_the_spool(store: GraphStore, spool: Path) -> None:
+    @capture.track(name="demo.flushed")
+    def k(x: int) -> int:
+        return x * 7
+
+    flusher = capture.start_flusher(store, interval=0.5)
+    try:
+        for i in range(10):
+            k(i)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = store.read("MATCH (a:Activity {function: 'demo.flushed'}) RETURN count(a) AS c")[0]["c"]
+            if found == 10:
+                break
+            time.sleep(0.5)
+    finally:
+        flusher.stop()
+    assert found == 10 and flusher.last_error is None
+    (file,) = spool_files(spool)
+    assert file.delivered() == file.size()
