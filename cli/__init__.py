@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+import tomllib
 from importlib import import_module
 
+from pydantic import ValidationError
+
 from lineagegraph.cli._app import app
-from lineagegraph.errors import LineageGraphError
+from lineagegraph.errors import ConfigError, LineageGraphError
+from lineagegraph.settings import Settings, load_settings
 
 __all__ = ["app", "main"]
 
@@ -37,6 +41,16 @@ def main(argv: list[str] | None = None) -> int:
     """
     try:
         app(args=argv, prog_name="lineagegraph")
+    except (ValidationError, tomllib.TOMLDecodeError) as exc:
+        # Settings() read outside load_settings(): still one line, not a traceback.
+        if isinstance(exc, ValidationError) and exc.title != Settings.__name__:
+            raise
+        try:
+            load_settings()
+        except ConfigError as error:
+            print(f"lineagegraph: error: {error}", file=sys.stderr)
+            return error.exit_code
+        raise
     except LineageGraphError as exc:
         print(f"lineagegraph: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -14,9 +14,11 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
+import neo4j.exceptions
 import typer
 
-from lineagegraph.settings import Settings
+from lineagegraph.errors import ConfigError
+from lineagegraph.settings import load_settings
 from lineagegraph.store import GraphStore
 
 app = typer.Typer(
@@ -51,8 +53,16 @@ def is_quiet(quiet: bool) -> bool:
 
 @contextmanager
 def open_store(*, quiet: bool = False, init: bool = True) -> Iterator[GraphStore]:
-    """Connect with the configured settings (starting the local server if needed)."""
-    store = GraphStore.connect(Settings(), quiet=quiet)
+    """Connect with the configured settings (starting the local server if needed).
+
+    Mistakes in the settings, and URIs the driver refuses, are one :class:`ConfigError` line.
+    """
+    settings = load_settings()
+    try:
+        store = GraphStore.connect(settings, quiet=quiet)
+    except neo4j.exceptions.ConfigurationError as exc:
+        raise ConfigError(f"NEO4J_URI {settings.neo4j_uri!r} is refused by the driver: {exc}; "
+                          "use bolt://host:7687 or neo4j://host:7687") from None
     try:
         if init:
             store.init_schema()

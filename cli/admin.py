@@ -8,11 +8,11 @@ import typer
 
 from lineagegraph.cli._app import app, imports_app, is_quiet, open_store, print_json, server_app
 from lineagegraph.server import LocalServer
-from lineagegraph.settings import Settings
+from lineagegraph.settings import load_settings
 
 
 def _local_server(*, browser: bool = False, http_port: int | None = None) -> LocalServer:
-    settings = Settings()
+    settings = load_settings()
     if browser and http_port is None:
         http_port = settings.server_http_port
     return LocalServer(settings.server_home, settings.server_port, heap_mb=settings.server_heap_mb,
@@ -42,11 +42,14 @@ def server_stop() -> None:
 
 @server_app.command("status")
 def server_status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False) -> None:
-    """Say whether the local Neo4j runs, where, and on which port. Exit 1 when it does not."""
+    """Say whether the local Neo4j runs, where, and on which port. Exit 1 when it does not.
+
+    A port answered by another program (another Neo4j, say) is reported as such, not as ours.
+    """
     status = _local_server().status()
     if as_json:
         print_json({"running": status.running, "pid": status.pid, "uri": status.uri,
-                    "home": str(status.home), "browser_url": status.browser_url})
+                    "home": str(status.home), "browser_url": status.browser_url, "foreign": status.foreign})
     else:
         typer.echo(f"Neo4j {status.describe()}")
     if not status.running:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
+import neo4j.exceptions
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from lineagegraph import templates
 from lineagegraph.cli._app import app, is_quiet, open_store, print_json
-from lineagegraph.errors import LineageGraphError
+from lineagegraph.errors import LineageGraphError, QueryError
 from lineagegraph.queries import LineageDiff, LineageGraph
 from lineagegraph.subgraph import GraphNode, Subgraph
 
@@ -388,7 +390,12 @@ def cypher(
     """Run a query template with parameters (a param named like a bound, e.g. depth, sets it)."""
     params = dict(_parse_param(p) for p in param or [])
     with _graph() as graph:
-        rows = graph.cypher(template, **params)
+        try:
+            rows = graph.cypher(template, **params)
+        except (QueryError, UnicodeDecodeError) as exc:
+            if template.endswith(".cypher") or "/" in template:
+                raise _file_error(template, exc) from None
+            raise
     if as_json:
         print_json(rows)
         return
@@ -398,6 +405,22 @@ def cypher(
     for row in rows:
         table.add_row(*(_cell(_summary(v)) for v in row.values()))
     _console().print(table)
+
+
+def _file_error(path: str, exc: Exception) -> QueryError:
+    """The error for a query file, without its text.
+
+    Neo4j's syntax errors quote the offending line; for a file that is not Cypher at all (a
+    system file passed by mistake, or on purpose) that would print its contents.
+    """
+    if isinstance(exc, UnicodeDecodeError):
+        return QueryError(f"{path} is not a UTF-8 text file, so not a Cypher query")
+    if isinstance(exc.__cause__, neo4j.exceptions.CypherSyntaxError):
+        where = re.search(r"line (\d+), column (\d+)", str(exc))
+        at = f" (line {where.group(1)}, column {where.group(2)})" if where else ""
+        return QueryError(f"{path} is not a valid Cypher query{at}; its text is not shown")
+    return QueryError(f"the query in {path} failed; the database said: "
+                      f"{str(exc).splitlines()[0].split(chr(34))[0][:200]}")
 
 
 def _summary(value: Any) -> Any:

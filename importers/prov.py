@@ -5,22 +5,33 @@ Each file is one import unit. The file is parsed completely by the ``prov`` pack
 :class:`~lineagegraph.errors.InputError` naming the file (and line/column when the parser knows
 it) and leaves the graph untouched. The format comes from ``--format``, else the file extension,
 else the first bytes of the content.
+
+Hostile input is refused before it costs much: a file larger than the ``max_input_bytes`` setting
+is not read at all, and XML (PROV-XML, RDF/XML) that declares entities in a DTD is refused before
+any parser expands them (PROV never needs a DTD). Within one document every identifier has one
+kind (Entity, Activity or Agent) and every relation joins ends of the kinds PROV-DM gives them;
+a PROV-O resource typed only ``prov:Person``, ``prov:Organization`` or ``prov:SoftwareAgent`` is
+an Agent, as PROV-O's class hierarchy says.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import xml.parsers.expat
 from collections.abc import Iterator
 from pathlib import Path
 
 from prov.model import ProvDocument
+from prov.serializers.provrdf import ProvRDFSerializer
+from rdflib import RDF, Dataset, URIRef
 
 from lineagegraph.errors import InputError
 from lineagegraph.importers.base import ImportUnit
+from lineagegraph.model import Element, ElementKind, Relation
 from lineagegraph.provcodec import IMPORT_FORMATS, document_to_graph, paused_gc, quiet_prov
 
-__all__ = ["FORMATS", "ProvImporter", "detect_format", "load_document"]
+__all__ = ["FORMATS", "ProvImporter", "check_kinds", "detect_format", "load_document"]
 
 FORMATS = tuple(IMPORT_FORMATS)
 """Format names accepted by ``--format``."""
@@ -34,6 +45,8 @@ _SUFFIXES: dict[str, tuple[str, dict[str, str]]] = {
     ".nq": ("rdf", {"rdf_format": "nquads"}), ".rdf": ("rdf", {"rdf_format": "xml"}),
     ".owl": ("rdf", {"rdf_format": "xml"}),
 }
+_PROV_O_AGENTS = tuple(URIRef(_PROV_NS + name) for name in ("Person", "Organization", "SoftwareAgent"))
+_PROV_O_AGENT = URIRef(_PROV_NS + "Agent")
 _PROVN_START = re.compile(r"^\s*(?://[^\n]*\n\s*|/\*.*?\*/\s*)*document\b", re.DOTALL)
 _TURTLE_START = re.compile(r"^\s*(?:#[^\n]*\n\s*)*(?:@prefix|@base|prefix|base)\b", re.IGNORECASE)
 
@@ -109,7 +122,76 @@ def _message(exc: BaseException) -> str:
 
 
 def _parse(data: bytes, prov_format: str, options: dict[str, str]) -> ProvDocument:
+    if prov_format == "rdf":
+        return _parse_rdf(data, options.get("rdf_format", "trig"))
     return ProvDocument.deserialize(content=data, format=prov_format, **options)
+
+
+def _parse_rdf(data: bytes, rdf_format: str) -> ProvDocument:
+    """PROV-O through rdflib, with agents typed only by a PROV-O subclass made Agents.
+
+    prov's own reader knows an agent only by ``rdf:type prov:Agent``; PROV-O says that every
+    ``prov:Person``, ``prov:Organization`` and ``prov:SoftwareAgent`` is one, and tools (cwltool,
+    for one) write just the subclass. The inferred triple is added in the same named graph, so
+    bundles keep their agents.
+    """
+    container = Dataset(default_union=True)
+    container.parse(data=data, format=rdf_format)
+    for subject, _pred, obj, graph in list(container.quads((None, RDF.type, None, None))):
+        if obj in _PROV_O_AGENTS:
+            container.add((subject, RDF.type, _PROV_O_AGENT, graph))  # type: ignore[arg-type]
+    document = ProvDocument()
+    ProvRDFSerializer(document).decode_document(container, document)
+    return document
+
+
+def _refuse_entities(data: bytes, source: str) -> None:
+    """Refuse XML that declares entities, before any parser gets to expand them.
+
+    An entity-expansion bomb ("billion laughs" and its quadratic variant) costs minutes of CPU in
+    rdflib's SAX reader; PROV-XML and RDF/XML never need a DTD. Only the prolog is read: the
+    scan stops at the root element.
+    """
+
+    class _RootReachedError(Exception):
+        pass
+
+    def entity_declared(name: str, *_args: object) -> None:
+        raise InputError(f"the XML declares the entity {name!r} in a DTD; PROV documents need no DTD and "
+                         "entity declarations are refused (they can expand to gigabytes)",
+                         source=source, location=str(parser.CurrentLineNumber))
+
+    def root(*_args: object) -> None:
+        raise _RootReachedError
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.EntityDeclHandler = entity_declared
+    parser.StartElementHandler = root
+    try:
+        parser.Parse(data, True)
+    except _RootReachedError:
+        return
+    except xml.parsers.expat.ExpatError as exc:
+        raise InputError(f"not well-formed XML: {xml.parsers.expat.errors.messages[exc.code]}",
+                         source=source, location=f"{exc.lineno}:{exc.offset}") from exc
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    """The file's bytes, refusing more than ``limit`` (also for pipes and devices without a size)."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(f"the file is {size} bytes, more than the limit of {limit} "
+                             "(setting max_input_bytes, env LINEAGEGRAPH_MAX_INPUT_BYTES)", source=source)
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror or exc}", source=source) from exc
+    if len(data) > limit:
+        raise InputError(f"the input is larger than the limit of {limit} bytes "
+                         "(setting max_input_bytes, env LINEAGEGRAPH_MAX_INPUT_BYTES)", source=source)
+    return data
 
 
 def _parse_or_none(data: bytes, prov_format: str, options: dict[str, str]) -> ProvDocument | None:
@@ -120,15 +202,21 @@ def _parse_or_none(data: bytes, prov_format: str, options: dict[str, str]) -> Pr
 
 
 def load_document(path: Path, fmt: str | None = None,
-                  warnings_out: list[str] | None = None) -> ProvDocument:
-    """Read and parse one PROV file; any failure becomes an :class:`InputError` naming it."""
+                  warnings_out: list[str] | None = None, *, max_input_bytes: int | None = None) -> ProvDocument:
+    """Read and parse one PROV file; any failure becomes an :class:`InputError` naming it.
+
+    ``max_input_bytes`` (default: the setting of that name) caps the file's size.
+    """
     source = str(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc.strerror or exc}", source=source) from exc
+    if max_input_bytes is None:
+        from lineagegraph.settings import load_settings
+
+        max_input_bytes = load_settings().max_input_bytes
+    data = _read_limited(path, max_input_bytes)
     head = data[:8192].decode("utf-8", errors="replace")
     prov_format, options = detect_format(path, head, fmt)
+    if prov_format == "xml" or options.get("rdf_format") == "xml" or head.lstrip("\ufeff \t\r\n").startswith("<"):
+        _refuse_entities(data, source)
     with quiet_prov() as caught, paused_gc():
         try:
             try:
@@ -143,6 +231,8 @@ def load_document(path: Path, fmt: str | None = None,
                 document, prov_format = fallback, "rdf"
         except UnicodeDecodeError as exc:
             raise InputError("not UTF-8 text", source=source, location=f"byte {exc.start}") from exc
+        except RecursionError as exc:
+            raise InputError("nested too deeply to read", source=source) from exc
         except Exception as exc:
             raise InputError(_message(exc), source=source, location=_location(exc)) from exc
     # Library deprecation notices (rdflib's own API) say nothing about the document.
@@ -176,27 +266,66 @@ def _check_empty(path: Path, data: bytes, prov_format: str, options: dict[str, s
         raise InputError(reason + detail, source=str(path))
 
 
+def check_kinds(elements: list[Element], relations: list[Relation], source: str) -> None:
+    """Refuse a document that gives one identifier two kinds, or a relation an end of the wrong kind.
+
+    PROV-DM gives every identifier one kind, and each relation's formal arguments theirs (``used``
+    joins an Activity to an Entity). Ids that the document never declares take the kind their
+    relations give them, so two relations disagreeing about one is a conflict too. The error names
+    both sides. (Conflicts with what other sources said are the store's to find.)
+    """
+    declared: dict[str, ElementKind] = {}
+    for element in elements:
+        seen = declared.setdefault(element.id, element.kind)
+        if seen is not element.kind:
+            raise InputError(f"{element.id} is declared both as an {seen.value} and as an {element.kind.value}; "
+                             "PROV gives every identifier one kind", source=source)
+    implied: dict[str, tuple[ElementKind, str]] = {}
+    for relation in relations:
+        name = relation.type.value.lower()
+        for end, want, role in ((relation.start, relation.start_kind, relation.start_field),
+                                (relation.end, relation.end_kind, relation.end_field)):
+            if want is None:
+                continue
+            what = f"{name}({relation.start_field}={relation.start}, {relation.end_field}={relation.end})"
+            have = declared.get(end)
+            if have is not None and have is not want:
+                raise InputError(f"{what}: the {role} must be an {want.value}, but {end} is declared as an "
+                                 f"{have.value} (are the arguments swapped?)", source=source)
+            if have is None:
+                earlier = implied.setdefault(end, (want, what))
+                if earlier[0] is not want:
+                    raise InputError(f"{end} is an {earlier[0].value} in {earlier[1]} but an {want.value} in "
+                                     f"{what}; PROV gives every identifier one kind", source=source)
+
+
 class ProvImporter:
     """Reads PROV files; one :class:`ImportUnit` per file.
 
     ``fmt`` forces a format name from :data:`FORMATS` for every file. Warnings ``prov`` gives
     while reading a file (values it will reject in future versions, untranslatable RDF) are kept
-    in :attr:`warnings` by source.
+    in :attr:`warnings` by source. ``max_input_bytes`` caps each file's size (default: the setting).
     """
 
     name = "prov"
 
-    def __init__(self, fmt: str | None = None) -> None:
+    def __init__(self, fmt: str | None = None, *, max_input_bytes: int | None = None) -> None:
         self.fmt = fmt
+        self.max_input_bytes = max_input_bytes
         self.warnings: dict[str, list[str]] = {}
 
     def units(self, source: str) -> Iterator[ImportUnit]:
+        if self.max_input_bytes is None:
+            from lineagegraph.settings import load_settings
+
+            self.max_input_bytes = load_settings().max_input_bytes
         notes: list[str] = []
-        document = load_document(Path(source), self.fmt, notes)
+        document = load_document(Path(source), self.fmt, notes, max_input_bytes=self.max_input_bytes)
         if notes:
             self.warnings[source] = notes
         try:
             elements, relations = document_to_graph(document)
-        except ValueError as exc:
-            raise InputError(str(exc), source=source) from exc
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise InputError(" ".join(str(exc).split())[:500] or type(exc).__name__, source=source) from exc
+        check_kinds(elements, relations, source)
         yield ImportUnit(source=source, elements=list(elements), relations=list(relations))

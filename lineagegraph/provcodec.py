@@ -90,7 +90,7 @@ from lineagegraph.model import (
     WasInvalidatedBy,
     WasStartedBy,
 )
-from lineagegraph.redaction import REDACTED, is_secret_key, redact_value
+from lineagegraph.redaction import REDACTED, is_secret_key, redact, redact_value
 from lineagegraph.subgraph import BOOKKEEPING, GraphNode, GraphRelationship, Subgraph
 
 __all__ = [
@@ -188,7 +188,7 @@ _FIELDS: dict[type[Relation], list[str]] = {
 
 def node_id(qname: Identifier) -> str:
     """The graph id of a PROV identifier: its full URI (lineagegraph's own ids unwrapped)."""
-    uri = qname.uri
+    uri = _clean_uri(qname.uri)
     return uri[len(LG_ID.uri):] if uri.startswith(LG_ID.uri) else uri
 
 
@@ -228,16 +228,24 @@ def _redacted(name: QualifiedName, value: Any) -> tuple[QualifiedName, Any]:
     """The attribute with a secret-looking value replaced (see :mod:`lineagegraph.redaction`).
 
     Done before both encodings are built, so the exact one (``prov_attrs``) never holds it either.
+    A content hash under a key such as ``digest`` or ``signature`` is kept.
     """
-    if is_secret_key(name.localpart):
-        return name, REDACTED
+    key = name.localpart
     if isinstance(value, str):
-        return name, redact_value(value)
+        return name, redact(key, value)
     if isinstance(value, Literal) and isinstance(value.value, str):
-        clean = redact_value(value.value)
+        clean = redact(key, value.value)
         if clean != value.value:
             return name, Literal(clean, value.datatype, value.langtag)
+        return name, value
+    if is_secret_key(key):
+        return name, REDACTED
     return name, value
+
+
+def _clean_uri(uri: str) -> str:
+    """A namespace or identifier URI without credentials (they would end up in node ids)."""
+    return redact_value(uri) if "@" in uri else uri
 
 
 class _Encoder:
@@ -257,7 +265,7 @@ class _Encoder:
         index = self.ns_index.get(id(ns))
         if index is None:
             index = self.ns_index[id(ns)] = len(self.namespaces)
-            self.namespaces.append([ns.prefix, ns.uri])
+            self.namespaces.append([ns.prefix, _clean_uri(ns.uri)])
         return [index, qname.localpart]
 
     def value(self, value: Any) -> Any:
@@ -331,8 +339,8 @@ class _Properties:
     agent_type: str | None = None
 
     def add_bundle(self, bundle: QualifiedName | None) -> None:
-        if bundle is not None and bundle.uri not in self.bundles:
-            self.bundles.append(bundle.uri)
+        if bundle is not None and _clean_uri(bundle.uri) not in self.bundles:
+            self.bundles.append(_clean_uri(bundle.uri))
 
     def add_attributes(self, pairs: Iterable[tuple[QualifiedName, Any]]) -> None:
         for name, value in pairs:
@@ -756,10 +764,99 @@ def serialize_document(doc: ProvDocument, fmt: str = "provn") -> str:
     extra: dict[str, Any] = dict(options)
     if prov_format in ("json", "jsonld"):
         extra["indent"] = 2
+    if prov_format in ("xml", "rdf"):
+        doc = _writable(doc, xml=prov_format == "xml")
     buffer = io.StringIO()
     with quiet_prov():
         doc.serialize(buffer, format=prov_format, **extra)
     return buffer.getvalue()
+
+
+# An XML name without a colon (NCName), which XML and Turtle both accept as a prefix.
+_NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*(?<!\.)")
+# Characters an IRI may not contain (RFC 3987), which rdflib refuses or writes invalid Turtle for.
+_NOT_IRI = re.compile(r'[\x00-\x20<>"{}|\\^`\x7f]')
+
+
+def _writable(doc: ProvDocument, *, xml: bool) -> ProvDocument:
+    """``doc`` itself, or a copy that RDF and XML writers can express.
+
+    Namespace prefixes that are not XML names (``1bad``, ``x y``) get a valid one of their own;
+    IRIs with spaces and other characters IRIs may not hold are percent-encoded. PROV-XML also
+    writes attribute names as element names, so an attribute whose local part is not an XML name
+    cannot be written: that is a :class:`QueryError` naming it and the formats that can.
+    """
+    prefixes: dict[tuple[str, str], Namespace] = {}
+    used = {ns.prefix for ns in _all_namespaces(doc) if _NCNAME.fullmatch(ns.prefix)}
+
+    def namespace(ns: Namespace) -> Namespace:
+        key = (ns.prefix, ns.uri)
+        found = prefixes.get(key)
+        if found is None:
+            prefix = ns.prefix
+            if not _NCNAME.fullmatch(prefix):
+                base = "ns_" + re.sub(r"[^A-Za-z0-9_.\-]", "_", prefix).rstrip(".")
+                prefix, n = base, 1
+                while prefix in used:
+                    n += 1
+                    prefix = f"{base}{n}"
+                used.add(prefix)
+            found = prefixes[key] = Namespace(prefix, _NOT_IRI.sub(_percent, ns.uri))
+        return found
+
+    def qname(value: QualifiedName, *, attribute: bool = False) -> QualifiedName:
+        local = _NOT_IRI.sub(_percent, value.localpart)
+        if xml and attribute and value.namespace.uri != PROV.uri and not _NCNAME.fullmatch(local or "_"):
+            raise QueryError(f"the attribute name {str(value)!r} is not an XML name, so PROV-XML cannot hold it; "
+                             "export with --format json, provn, ttl or trig")
+        return namespace(value.namespace)[local]
+
+    def attr_value(value: Any) -> Any:
+        if isinstance(value, QualifiedName):
+            return qname(value)
+        if isinstance(value, Literal) and isinstance(value.datatype, QualifiedName):
+            return Literal(value.value, qname(value.datatype), value.langtag)
+        return value
+
+    if not _needs_rewrite(doc, xml=xml):
+        return doc
+    out = ProvDocument()
+    with quiet_prov():
+        for bundle_id, container in _containers(doc):
+            target: ProvBundle = out if bundle_id is None else out.bundle(qname(bundle_id))
+            for record in container.get_records():
+                ident = qname(record.identifier) if record.identifier is not None else None
+                pairs = [(qname(n, attribute=n not in record.FORMAL_ATTRIBUTES), attr_value(v))
+                         for n, v in record.attributes]
+                target.new_record(record.get_type(), ident, pairs)
+    return out
+
+
+def _percent(match: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in match.group(0).encode())
+
+
+def _all_namespaces(doc: ProvDocument) -> Iterator[Namespace]:
+    for _bundle_id, container in _containers(doc):
+        yield from container.namespaces
+
+
+def _needs_rewrite(doc: ProvDocument, *, xml: bool) -> bool:
+    """Whether any prefix, IRI or (for XML) attribute name could not be written as it is."""
+    for ns in _all_namespaces(doc):
+        if not _NCNAME.fullmatch(ns.prefix) or _NOT_IRI.search(ns.uri):
+            return True
+    for _bundle_id, container in _containers(doc):
+        for record in container.get_records():
+            names = [record.identifier] if record.identifier is not None else []
+            names += [n for n, _v in record.attributes]
+            names += [v for _n, v in record.attributes if isinstance(v, QualifiedName)]
+            for name in names:
+                if _NOT_IRI.search(name.localpart) or not _NCNAME.fullmatch(name.namespace.prefix or "_"):
+                    return True
+                if xml and name.namespace.uri != PROV.uri and not _NCNAME.fullmatch(name.localpart or "_"):
+                    return True
+    return False
 
 
 def read_document(path: Path, fmt: str) -> ProvDocument:

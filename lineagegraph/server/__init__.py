@@ -3,8 +3,13 @@
 The jars of the embedded Neo4j DBMS (with its Bolt server) come from Maven Central through the
 ``pom.xml`` beside this module and are cached per user under ``~/.cache/lineagegraph``; a tiny
 launcher class (``LineagegraphNeo4j.java``) is compiled once against them. The server process is
-detached, listens on 127.0.0.1 only, keeps its store under a project-local directory and is
-stopped with SIGTERM, which runs Neo4j's clean shutdown.
+detached, listens on 127.0.0.1 only, keeps its store in a per-user data directory (by default
+``$XDG_DATA_HOME/lineagegraph/neo4j``, see :func:`lineagegraph.settings.default_server_home`) and
+is stopped with SIGTERM, which runs Neo4j's clean shutdown.
+
+A pid file alone does not make a server ours: the process behind it must be this launcher for
+this data directory and port (pids are reused), and a port answered by anything else is reported
+as someone else's server, never as ours.
 
 Optionally (``http_port``) the same process also serves Neo4j's HTTP endpoint and Neo4j Browser;
 the Browser jar is fetched only the first time that mode is asked for.
@@ -182,8 +187,14 @@ class ServerStatus:
     home: Path
     browser_url: str | None = None
     """Neo4j Browser's address when the server also serves HTTP, else None."""
+    foreign: bool = False
+    """The port answers, but not from this server (another Neo4j, another program)."""
 
     def describe(self) -> str:
+        if self.foreign:
+            return (f"not running, and {self.uri} is served by another program (not the lineagegraph server "
+                    f"with data in {self.home}); set LINEAGEGRAPH_SERVER_PORT to a free port, or NEO4J_URI "
+                    "(and NEO4J_PASSWORD) to use that server")
         if self.running:
             browser = f", Neo4j Browser at {self.browser_url}" if self.browser_url else ""
             return f"running (pid {self.pid}) at {self.uri}{browser}, data in {self.home}"
@@ -265,7 +276,21 @@ class LocalServer:
             pid = int(self._pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _pid_alive(pid) else None
+        return pid if _pid_alive(pid) and self._is_ours(pid) else None
+
+    def _is_ours(self, pid: int) -> bool:
+        """Whether ``pid`` is this launcher serving this home on this port (pids get reused)."""
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # no /proc (not Linux) or not readable: trust the pid file as before
+        args = [a.decode(errors="replace") for a in argv]
+        if _LAUNCHER not in args:
+            return False
+        rest = args[args.index(_LAUNCHER) + 1:]
+        return len(rest) >= 2 and Path(rest[0]) == self.home and rest[1] == str(self.port)
 
     def _served_http_port(self) -> int | None:
         try:
@@ -275,10 +300,11 @@ class LocalServer:
 
     def status(self) -> ServerStatus:
         pid = self._pid()
-        running = pid is not None and _port_open(self.port)
+        port_open = _port_open(self.port)
+        running = pid is not None and port_open
         http_port = self._served_http_port() if running else None
         return ServerStatus(running=running, pid=pid, uri=self.uri, home=self.home,
-                            browser_url=_browser_url(http_port))
+                            browser_url=_browser_url(http_port), foreign=pid is None and port_open)
 
     def _check_mode(self, status: ServerStatus) -> ServerStatus:
         """A running server cannot gain the HTTP endpoint; say so instead of pretending."""
@@ -300,10 +326,10 @@ class LocalServer:
         if current.pid is not None:
             # Started but not listening yet (another process is starting it): just wait.
             return self._check_mode(self._wait_ready(current.pid, timeout))
-        if _port_open(self.port):
+        if current.foreign:
             raise ServerError(
-                f"port {self.port} on 127.0.0.1 is taken by another program; "
-                "set LINEAGEGRAPH_SERVER_PORT or NEO4J_URI"
+                f"port {self.port} on 127.0.0.1 is taken by another program (not the lineagegraph server with "
+                f"data in {self.home}); set LINEAGEGRAPH_SERVER_PORT or NEO4J_URI"
             )
         if self.http_port == self.port:
             raise ServerError(f"the HTTP port must differ from the Bolt port ({self.port})")
