@@ -10,6 +10,9 @@ Three measurements, each as ratios within the same run (so a loaded machine shif
 
 Times are process CPU time (see :func:`per_call`).
 
+With ``--provenance-python PATH`` (a side venv with ``provenance==0.14.1`` and ``sqlalchemy<2``) the
+same run also measures the ``provenance`` library's decorator on its in-memory repository.
+
 Usage: ``python bench/bench_track.py [--calls 20000] [--prior 100000] [--mb 100] [--json]``.
 No Neo4j is needed: spool mode only writes a local file.
 """
@@ -54,6 +57,58 @@ def once(fn: Callable[[], Any], repeats: int) -> float:
     return min(samples)
 
 
+# Run inside a side virtual environment holding `provenance` 0.14.1 (it needs SQLAlchemy < 2 and,
+# on Python >= 3.10, the `collections` aliases back). Same measurement: CPU time per call of an
+# `add(a, b)` decorated with @p.provenance() on its in-memory artifact repository, distinct
+# arguments (a repeated call is a cache hit there), at first and after `prior` earlier calls.
+PROVENANCE_SCRIPT = r"""
+import collections, collections.abc, json, sys, time
+for _name in ("Sequence", "Mapping", "MutableMapping", "Iterable", "Callable", "Hashable", "Set"):
+    setattr(collections, _name, getattr(collections.abc, _name))
+import provenance as p
+
+p.load_config({
+    "blobstores": {"mem": {"type": "memory", "read": True, "write": True, "delete": True}},
+    "artifact_repos": {"local": {"type": "memory", "read": True, "write": True, "delete": True}},
+    "default_repo": "local",
+})
+
+@p.provenance()
+def add(a, b):
+    return a + b
+
+calls, prior = int(sys.argv[1]), int(sys.argv[2])
+counter = iter(range(10**9))
+
+def per_call(n):
+    start = time.process_time()
+    for _ in range(n):
+        add(next(counter), 1)
+    return (time.process_time() - start) / n
+
+first = per_call(calls)
+start = time.process_time()
+for _ in range(prior):
+    add(next(counter), 1)
+filling = (time.process_time() - start) / max(prior, 1)
+after = per_call(calls)
+print(json.dumps({"first_us": first * 1e6, "prior_calls": prior + calls, "filling_us": filling * 1e6,
+                  "after_us": after * 1e6}))
+"""
+
+
+def provenance_baseline(python: str, calls: int, prior: int) -> dict[str, Any]:
+    import subprocess
+
+    with tempfile.TemporaryDirectory(prefix="bench-provenance-") as tmp:
+        script = Path(tmp) / "bench_provenance.py"
+        script.write_text(PROVENANCE_SCRIPT)
+        out = subprocess.run([python, str(script), str(calls), str(prior)], capture_output=True, text=True,
+                             check=True, cwd=tmp).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=20_000)
@@ -61,6 +116,9 @@ def main() -> None:
     parser.add_argument("--prior", type=int, default=100_000)
     parser.add_argument("--mb", type=int, default=100)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--provenance-python", help="python of a side venv with provenance 0.14.1, to compare")
+    parser.add_argument("--provenance-calls", type=int, default=2000)
+    parser.add_argument("--provenance-prior", type=int, default=20_000)
     args = parser.parse_args()
 
     import numpy as np
@@ -108,6 +166,9 @@ def main() -> None:
                                   "tracked_call_vs_raw": call / raw}
         results["spool"] = {"written": capture.stats().written, "dropped": capture.stats().dropped}
         capture.configure(mode="off")
+    if args.provenance_python:
+        results["provenance_memory_repo"] = provenance_baseline(args.provenance_python, args.provenance_calls,
+                                                                args.provenance_prior)
 
     if args.json:
         print(json.dumps(results, indent=2))
@@ -121,6 +182,10 @@ def main() -> None:
     print(f"{large['mb']:.0f} MB array: raw sha256 {large['raw_sha256_s']:.3f} s, capture hash "
           f"{large['describe_s']:.3f} s ({large['describe_vs_raw']:.2f}x), tracked call "
           f"{large['tracked_call_s']:.3f} s ({large['tracked_call_vs_raw']:.2f}x)")
+    if "provenance_memory_repo" in results:
+        prov = results["provenance_memory_repo"]
+        print(f"provenance 0.14.1 @provenance(), memory repo, distinct args: {prov['first_us']:.1f} us/call at "
+              f"first, {prov['after_us']:.1f} us/call after {prov['prior_calls']} calls")
 
 
 if __name__ == "__main__":
