@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -373,6 +374,24 @@ def _merge_dataset(target: dict[str, _DatasetUse], dataset: OLDataset, io_facets
     use.io_facets.update({k: v for k, v in (io_facets or {}).items() if v is not None})
 
 
+class _Versions:
+    """The known versions of one location, by time, to find the latest one before a reader starts."""
+
+    def __init__(self, items: Iterable[tuple[str, datetime, str]]) -> None:
+        self.items = sorted(items, key=lambda item: item[1])
+        self.times = [item[1] for item in self.items]
+
+    def latest(self, before: datetime | None, reader: str) -> str | None:
+        """The newest version written at or before ``before`` by another run than ``reader``."""
+        index = len(self.items) if before is None else bisect_right(self.times, before)
+        while index > 0:
+            index -= 1
+            version, _, writer = self.items[index]
+            if writer != reader:
+                return version
+        return None
+
+
 VersionLookup = Callable[[Sequence[str]], dict[str, list[tuple[str, datetime, str]]]]
 """Given location ids, the versions the graph knows: ``{location: [(version id, time, writer id)]}``."""
 
@@ -418,7 +437,7 @@ class OpenLineageImporter:
             else:
                 self._add_job_event(nodes, event)
         writes = self._writes(runs)
-        known = self._known(runs, writes)
+        known = {loc: _Versions(items) for loc, items in self._known(runs, writes).items()}
         for run in runs.values():
             self._map_run(run, nodes, relations, known)
         return list(nodes.values()), relations
@@ -497,7 +516,7 @@ class OpenLineageImporter:
         return known
 
     def _map_run(self, run: _Run, nodes: dict[str, Element], relations: list[Relation],
-                 known: dict[str, list[tuple[str, datetime, str]]]) -> None:
+                 known: dict[str, _Versions]) -> None:
         act_id = run.activity_id
         self.run_ids.add(act_id)
         job = self._job_agent(run.job_namespace, run.job_name)
@@ -529,10 +548,8 @@ class OpenLineageImporter:
         started = run.started_at
         for loc, use in run.inputs.items():
             self._add_location(nodes, use.namespace, use.name, use.facets)
-            target = loc
-            candidates = [k for k in known.get(loc, []) if k[2] != act_id and (started is None or k[1] <= started)]
-            if candidates:
-                target = max(candidates, key=lambda k: k[1])[0]
+            versions = known.get(loc)
+            target = (versions.latest(started, act_id) if versions else None) or loc
             relations.append(Used(activity=act_id, entity=target,
                                   attributes=_facet_props("facet_", use.io_facets)))
         when = self._version_time(run)
@@ -596,7 +613,7 @@ def store_versions(store: GraphStore) -> VersionLookup:
 
 _STATUS_QUERY = """
 UNWIND $ids AS id
-MATCH (a:Activity {id: id})
+MATCH (a:Element {id: id}) WHERE a:Activity
 WITH a, [x IN [['COMPLETE', a.event_time_complete], ['FAIL', a.event_time_fail],
                ['ABORT', a.event_time_abort]] WHERE x[1] IS NOT NULL] AS ends
 WITH a, reduce(best = null, x IN ends | CASE WHEN best IS NULL OR x[1] > best[1] THEN x ELSE best END) AS last
@@ -640,7 +657,7 @@ class ColumnSource:
 
 def _lineage_maps(store: GraphStore, dataset_id: str) -> list[dict[str, Any]] | None:
     rows = store.read(
-        "MATCH (e:Entity {id: $id}) "
+        "MATCH (e:Element {id: $id}) WHERE e:Entity "
         "OPTIONAL MATCH (v:Entity)-[:SPECIALIZATION_OF]->(e) "
         "RETURN e.column_lineage AS own, collect(v.column_lineage) AS versions",
         id=dataset_id,
