@@ -427,3 +427,27 @@ def test_direct_mode_with_neo4j_down_falls_back_to_the_spool_with_one_warning(
         down.close()
     assert len([r for r in caplog.records if "direct capture cannot write" in r.message]) == 1
     assert len(records(tmp_path / "spool", "call")) == 20
+
+
+def test_run_information_names_the_process_and_the_hook_adds_fields(spool: Path) -> None:
+    capture.configure(run_info_hook=lambda: {"experiment": "exp-42"}, packages=["pydantic"])
+
+    @capture.track
+    def one() -> int:
+        return 1
+
+    try:
+        one()
+        (file,) = spool_files(spool)
+        header = file.header()
+    finally:
+        capture.configure(run_info_hook=dict)
+    assert header is not None
+    assert header["pid"] == os.getpid() and header["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert header["user"] == {"experiment": "exp-42"} and "pydantic" in header["packages"]
+    assert oct(file.path.stat().st_mode & 0o777) == "0o600"
+    (call,) = records(spool, "call")
+    # A commit of this test file's repository (looked up once per process, so maybe not today's HEAD).
+    commit, dirty = call["git"]
+    assert len(commit) == 40 and isinstance(dirty, bool)
+    subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], check=True, cwd=Path(__file__).parent)

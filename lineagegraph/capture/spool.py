@@ -113,7 +113,8 @@ class SpoolWriter:
                 return
             except OSError:
                 self._path = None
-        self.directory.mkdir(parents=True, exist_ok=True)
+        # Records hold previews of argument values: the directory and files are the owner's only.
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = f"{socket.gethostname()}_{os.getpid()}_{time.time_ns()}_{secrets.token_hex(3)}{SUFFIX}"
         path = self.directory / name
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
