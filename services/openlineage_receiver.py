@@ -79,7 +79,8 @@ class _Spool:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
+        # Events may carry what redaction removes later (environment facets): owner-only on disk.
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.rejected = directory / "rejected"
         self._lock = threading.Lock()
         # A segment left open by a crash holds acknowledged events: it is ready now.
@@ -100,7 +101,8 @@ class _Spool:
         return self.directory / f"{prefix}-{seq:012d}.ndjson"
 
     def _open(self) -> Any:
-        return self._path("open", self._seq).open("ab")
+        fd = os.open(self._path("open", self._seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "ab")
 
     def append(self, lines: list[bytes]) -> None:
         """Write and fsync; returns only once the events are on disk."""

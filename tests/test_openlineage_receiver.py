@@ -169,6 +169,9 @@ def test_neo4j_down_events_are_spooled_before_the_2xx_and_delivered_later(
         assert (health["accepted"], health["delivered"], health["pending"]) == (2, 0, 2)
         assert health["neo4j"] == "down" and health["last_error"]
         assert _status(store, run_id) is None
+        # Raw events wait on disk before redaction: readable by the owner only.
+        spooled = list((tmp_path / "spool").glob("*.ndjson"))
+        assert spooled and all(p.stat().st_mode & 0o077 == 0 for p in [*spooled, tmp_path / "spool"])
 
         endpoint.connect = real_store  # Neo4j is back
         endpoint.wait_delivered(2)
