@@ -67,9 +67,14 @@ for _name in ("Sequence", "Mapping", "MutableMapping", "Iterable", "Callable", "
     setattr(collections, _name, getattr(collections.abc, _name))
 import provenance as p
 
+import os
+repo = {"type": "memory", "read": True, "write": True, "delete": True}
+if os.environ.get("PROVENANCE_URL"):  # the password travels in the environment, never in argv
+    repo = {"type": "postgres", "db": os.environ["PROVENANCE_URL"], "store": "mem", "read": True, "write": True,
+            "delete": True, "create_db": True}
 p.load_config({
     "blobstores": {"mem": {"type": "memory", "read": True, "write": True, "delete": True}},
-    "artifact_repos": {"local": {"type": "memory", "read": True, "write": True, "delete": True}},
+    "artifact_repos": {"local": repo},
     "default_repo": "local",
 })
 
@@ -81,30 +86,29 @@ calls, prior = int(sys.argv[1]), int(sys.argv[2])
 counter = iter(range(10**9))
 
 def per_call(n):
-    start = time.process_time()
+    cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(n):
         add(next(counter), 1)
-    return (time.process_time() - start) / n
+    return (time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6
 
-first = per_call(calls)
-start = time.process_time()
-for _ in range(prior):
-    add(next(counter), 1)
-filling = (time.process_time() - start) / max(prior, 1)
-after = per_call(calls)
-print(json.dumps({"first_us": first * 1e6, "prior_calls": prior + calls, "filling_us": filling * 1e6,
-                  "after_us": after * 1e6}))
+first, first_wall = per_call(calls)
+filling, _ = per_call(prior) if prior else (0.0, 0.0)
+after, after_wall = per_call(calls)
+print(json.dumps({"first_us": first, "first_wall_us": first_wall, "prior_calls": prior + calls,
+                  "filling_us": filling, "after_us": after, "after_wall_us": after_wall}))
 """
 
 
-def provenance_baseline(python: str, calls: int, prior: int) -> dict[str, Any]:
+def provenance_baseline(python: str, calls: int, prior: int, postgres_url: str | None = None) -> dict[str, Any]:
+    import os
     import subprocess
 
+    env = {**os.environ, "PROVENANCE_URL": postgres_url} if postgres_url else dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="bench-provenance-") as tmp:
         script = Path(tmp) / "bench_provenance.py"
         script.write_text(PROVENANCE_SCRIPT)
         out = subprocess.run([python, str(script), str(calls), str(prior)], capture_output=True, text=True,
-                             check=True, cwd=tmp).stdout
+                             check=True, cwd=tmp, env=env).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
@@ -119,6 +123,8 @@ def main() -> None:
     parser.add_argument("--provenance-python", help="python of a side venv with provenance 0.14.1, to compare")
     parser.add_argument("--provenance-calls", type=int, default=2000)
     parser.add_argument("--provenance-prior", type=int, default=20_000)
+    parser.add_argument("--postgres", action="store_true",
+                        help="also provenance on a PostgreSQL repository (a tenth of the calls: it is slow)")
     args = parser.parse_args()
 
     import numpy as np
@@ -169,6 +175,20 @@ def main() -> None:
     if args.provenance_python:
         results["provenance_memory_repo"] = provenance_baseline(args.provenance_python, args.provenance_calls,
                                                                 args.provenance_prior)
+    if args.provenance_python and args.postgres:
+        # The tests' private PostgreSQL server (scripts/ensure-postgres.sh provides the binaries).
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from fixtures_postgres import TestPostgres
+
+        server = TestPostgres().start()
+        try:
+            results["provenance_postgres_repo"] = provenance_baseline(
+                args.provenance_python, max(args.provenance_calls // 10, 10), args.provenance_prior // 10,
+                server.url("provenance_bench"))
+        finally:
+            server.stop()
 
     if args.json:
         print(json.dumps(results, indent=2))
@@ -186,6 +206,11 @@ def main() -> None:
         prov = results["provenance_memory_repo"]
         print(f"provenance 0.14.1 @provenance(), memory repo, distinct args: {prov['first_us']:.1f} us/call at "
               f"first, {prov['after_us']:.1f} us/call after {prov['prior_calls']} calls")
+    if "provenance_postgres_repo" in results:
+        prov = results["provenance_postgres_repo"]
+        print(f"provenance 0.14.1 @provenance(), PostgreSQL repo, distinct args: {prov['first_us']:.1f} us/call "
+              f"at first, {prov['after_us']:.1f} us/call after {prov['prior_calls']} calls (client CPU; wall "
+              f"clock {prov['first_wall_us']:.1f} and {prov['after_wall_us']:.1f} us/call)")
 
 
 if __name__ == "__main__":
