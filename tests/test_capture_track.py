@@ -451,3 +451,33 @@ def test_run_information_names_the_process_and_the_hook_adds_fields(spool: Path)
     commit, dirty = call["git"]
     assert len(commit) == 40 and isinstance(dirty, bool)
     subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], check=True, cwd=Path(__file__).parent)
+
+
+def test_class_and_static_methods_and_async_generators_are_recorded(spool: Path) -> None:
+    class Scaler:
+        factor = 3
+
+        @classmethod
+        @capture.track
+        def scale(cls, x: int) -> int:
+            return x * cls.factor
+
+        @staticmethod
+        @capture.track
+        def shift(x: int) -> int:
+            return x + 100
+
+    @capture.track
+    async def stream(n: int) -> Any:
+        for i in range(n):
+            yield i * 2
+
+    async def consume() -> list[int]:
+        return [item async for item in stream(3)]
+
+    assert Scaler.scale(2) == 6 and Scaler().shift(1) == 101
+    assert asyncio.run(consume()) == [0, 2, 4]
+    calls = {c["fn"].rsplit(".", 1)[-1]: c for c in records(spool, "call")}
+    assert set(calls) == {"scale", "shift", "stream"}
+    assert calls["scale"]["outs"][0]["p"] == "6" and calls["shift"]["outs"][0]["p"] == "101"
+    assert calls["stream"]["n_yield"] == 3 and calls["stream"]["st"] == "ok"
