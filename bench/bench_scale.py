@@ -1,0 +1,175 @@
+"""Benchmark at the sizes users have: a streamed import of a million-element graph, then
+ancestors/descendants on it, each figure against a baseline measured in the same run.
+
+The graph is a seeded, diamond-rich random DAG in pipeline shape: every activity uses a few
+entities from the recent past (so lineages fan in and re-converge) and generates one or two new
+ones; a tenth of the activities are associated with one of a few shared agents.
+
+* **import**: the whole graph as one import unit, streamed from a generator through the chunked
+  writer (records/s and the process's peak RSS); re-import of the same unchanged records; and the
+  baseline: the first records again, one transaction per record.
+* **traversals**: 100 random late entities (seeded), depth 20: the naive
+  ``MATCH (x:Element {id:$id})-[*1..20]->(m) RETURN DISTINCT m`` (Neo4j plans it with a pruning
+  expand), the library's template run raw, and the Python API (``LineageGraph.ancestors``);
+  p50 and p99 wall time, and nodes returned.
+
+    .venv/bin/python bench/bench_scale.py --elements 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, LiteralString, cast
+
+from _server import REPO, add_server_arguments, empty_graph
+
+from lineagegraph import templates
+from lineagegraph.model import Activity, Agent, Element, Entity, Relation, Used, WasAssociatedWith, WasGeneratedBy
+from lineagegraph.queries import LineageGraph
+from lineagegraph.server import NEO4J_VERSION
+from lineagegraph.store import GraphStore
+
+NAIVE = "MATCH (x:Element {id: $id})-[*1..%d]->(m) RETURN DISTINCT m"
+
+
+def dag(elements: int, seed: int) -> Iterator[Element | Relation]:
+    """About ``elements`` nodes (and ~2x as many relationships) of a diamond-rich pipeline DAG."""
+    rng = random.Random(seed)
+    agents = [f"agent{i}" for i in range(10)]
+    for agent in agents:
+        yield Agent(id=agent, label=agent, agent_type="SoftwareAgent")
+    entities = [f"e{i}" for i in range(100)]
+    for ident in entities:
+        yield Entity(id=ident, label=f"source {ident}")
+    made, step = len(agents) + len(entities), 0
+    while made < elements:
+        act = f"a{step}"
+        yield Activity(id=act, label=f"step {step}", params={"step": step})
+        window = entities[-400:]
+        for used in rng.sample(window, k=min(len(window), rng.randint(1, 3))):
+            yield Used(activity=act, entity=used)
+        for k in range(rng.choice((1, 1, 2))):
+            out = f"e{len(entities)}"
+            entities.append(out)
+            yield Entity(id=out, label=f"output {k} of step {step}")
+            yield WasGeneratedBy(entity=out, activity=act)
+            made += 1
+        if step % 10 == 0:
+            yield WasAssociatedWith(activity=act, agent=agents[step % len(agents)])
+        made += 1
+        step += 1
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p99_ms": round(p99 * 1000, 1)}
+
+
+def time_each(fn: Callable[[str], int], starts: list[str]) -> tuple[dict[str, float], int]:
+    fn(starts[0])  # planning, caches
+    samples, returned = [], 0
+    for ident in starts:
+        t0 = time.perf_counter()
+        returned += fn(ident)
+        samples.append(time.perf_counter() - t0)
+    return percentiles(samples), returned // len(starts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--elements", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--starts", type=int, default=100)
+    parser.add_argument("--depth", type=int, default=20)
+    parser.add_argument("--baseline-records", type=int, default=2_000)
+    add_server_arguments(parser)
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "scale.json")
+    args = parser.parse_args(argv)
+    result: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "neo4j": NEO4J_VERSION,
+                              "elements": args.elements, "seed": args.seed}
+
+    with empty_graph(args) as store:
+        records = sum(1 for _ in dag(args.elements, args.seed))
+        t0 = time.perf_counter()
+        first = store.import_elements("bench", "scale", dag(args.elements, args.seed))
+        took = time.perf_counter() - t0
+        result["import"] = {"records": records, "seconds": round(took, 1), "records_per_s": round(records / took),
+                            "peak_rss_mb": round(peak_rss_mb()), "nodes": first.nodes.total,
+                            "relationships": first.relationships.total}
+        print(f"import: {records:,} records in {took:.1f} s = {records / took:,.0f}/s, "
+              f"peak RSS {peak_rss_mb():.0f} MB", flush=True)
+
+        t0 = time.perf_counter()
+        store.import_elements("bench", "scale", dag(args.elements, args.seed))
+        again = time.perf_counter() - t0
+        result["reimport"] = {"seconds": round(again, 1), "records_per_s": round(records / again),
+                              "vs_first": round(took / again, 2)}
+        print(f"re-import (unchanged): {again:.1f} s = {records / again:,.0f}/s ({took / again:.2f}x first)",
+              flush=True)
+
+        baseline = list(dag(args.elements, args.seed))[: args.baseline_records]
+        t0 = time.perf_counter()
+        for i, item in enumerate(baseline):
+            store.import_elements("bench", f"baseline-{i}", [item])
+        per_record = time.perf_counter() - t0
+        result["baseline_one_tx_per_record"] = {"records": len(baseline),
+                                                "records_per_s": round(len(baseline) / per_record)}
+        result["import"]["vs_baseline"] = round((records / took) / (len(baseline) / per_record), 1)
+        print(f"baseline one transaction per record: {len(baseline) / per_record:,.0f}/s "
+              f"(import is {result['import']['vs_baseline']}x)", flush=True)
+
+        rng = random.Random(args.seed + 1)
+        last = store.read("MATCH (n:Entity) WHERE n.id STARTS WITH 'e' RETURN count(n) AS c")[0]["c"]
+        starts = [f"e{rng.randrange(last // 2, last)}" for _ in range(args.starts)]
+        result["traversal"] = _traversals(store, starts, args.depth)
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written to {args.output}")
+    return 0
+
+
+def _traversals(store: GraphStore, starts: list[str], depth: int) -> dict[str, Any]:
+    graph = LineageGraph(store)
+    template = templates.load("ancestors")
+    raw_text = cast(LiteralString, template.render(depth=depth))
+    params = {"kinds": None, "prov_type": None, "text": None, "since": None, "until": None, "as_of": None,
+              "limit": None}
+
+    def naive(ident: str) -> int:
+        records, _, _ = store.driver.execute_query(cast(LiteralString, NAIVE % depth), id=ident,
+                                                   database_=store.database)
+        return len(records)
+
+    def raw(ident: str) -> int:
+        records, _, _ = store.driver.execute_query(raw_text, {"id": ident, **params}, database_=store.database)
+        return len(records[0]["nodes"]) - 1
+
+    def api(ident: str) -> int:
+        return len(graph.ancestors(ident, depth=depth).nodes) - 1
+
+    out: dict[str, Any] = {"starts": len(starts), "depth": depth}
+    for name, fn in (("naive_distinct", naive), ("template_raw", raw), ("api", api)):
+        figures, returned = time_each(fn, starts)
+        out[name] = {**figures, "mean_nodes_returned": returned}
+        print(f"ancestors depth {depth}, {name}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
+              f"~{returned} nodes", flush=True)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
