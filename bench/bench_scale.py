@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import resource
 import statistics
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     add_server_arguments(parser)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "scale.json")
     args = parser.parse_args(argv)
+    logging.getLogger("neo4j").setLevel(logging.ERROR)  # the planner's notes on unused types are noise here
     result: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "neo4j": NEO4J_VERSION,
                               "elements": args.elements, "seed": args.seed}
 
