@@ -15,7 +15,7 @@ from lineagegraph.cli._app import app, import_app, is_quiet, open_store, print_j
 from lineagegraph.errors import InputError, NotFoundError, QueryError
 from lineagegraph.identity import location_id, version_id
 from lineagegraph.importers.k8s.etl import EtlCounts, K8sEtl, entry_point_extractors, load_extractor
-from lineagegraph.importers.k8s.extractors import run_id
+from lineagegraph.importers.k8s.extractors import Conventions, run_id
 from lineagegraph.importers.k8s.files import STDIN, read_source
 from lineagegraph.importers.k8s.rawstore import RawStore, RecordCounts, StoredVersion, diff_objects
 from lineagegraph.queries import LineageGraph
@@ -93,7 +93,7 @@ def import_k8s(
             counts = raw.record(events, source=source)
             results[source] = counts
             errors.extend(InputError(p, source=source) for p in counts.problems)
-        counts_etl = K8sEtl(store, rawstore=raw).run() if etl else None
+        counts_etl = K8sEtl(store, rawstore=raw, conventions=Conventions.from_config()).run() if etl else None
     if as_json:
         print_json({"files": {k: v.as_dict() for k, v in results.items()},
                     "etl": counts_etl.as_dict() if counts_etl else None,
@@ -218,7 +218,8 @@ def etl_k8s(
     """Derive lineage from the raw store; idempotent, and --reprocess replaces only what changed."""
     user = [load_extractor(spec) for spec in extractor or []] + entry_point_extractors()
     with open_store(quiet=is_quiet(quiet)) as store:
-        counts = K8sEtl(store, extractors=user).run(reprocess=reprocess, kind=kind, since=_since(since))
+        etl = K8sEtl(store, extractors=user, conventions=Conventions.from_config())
+        counts = etl.run(reprocess=reprocess, kind=kind, since=_since(since))
     if as_json:
         print_json(counts.as_dict())
     elif not quiet:

@@ -215,3 +215,35 @@ def test_extractor_errors_are_named_and_others_still_derive(store: GraphStore, c
     assert "TFJob ml/mnist-dist (uid 4e2b8f90-0000-4000-8000-0000000tf001): the extractor failed: KeyError" in err
     assert store.read("MATCH (a:Activity {id: $id}) RETURN a", id=JOB_RUN)
     assert main(["etl", "k8s", "--extractor", "no_such_module:f"]) == 3
+    capsys.readouterr()
+    assert main(["etl", "k8s", "--reprocess", "--since", "2999-01-01"]) == 0
+    assert "etl: 0 objects" in capsys.readouterr().out
+    assert main(["etl", "k8s", "--since", "last tuesday"]) == 2
+
+
+def test_declarative_conventions_from_the_config_file(store: GraphStore, cli_env: dict[str, str], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "lineagegraph.toml"
+    config.write_text('[k8s.conventions]\noutputs = ["^publish_to$"]\ninputs = ["^warm_start$"]\n')
+    monkeypatch.setenv("LINEAGEGRAPH_CONFIG", str(config))
+    job = tmp_path / "job.yaml"
+    job.write_text("""apiVersion: batch/v1
+kind: Job
+metadata: {name: publish, namespace: ml, uid: u-publish, resourceVersion: "7"}
+spec:
+  template:
+    spec:
+      containers:
+        - image: gcr.io/acme/publish:1
+          args: ["--warm_start=gs://acme/ckpt", "--publish_to=gs://acme/pub", "--mirror=gs://acme/elsewhere"]
+status: {startTime: "2026-03-01T00:00:00Z", completionTime: "2026-03-01T00:10:00Z", succeeded: 1}
+""")
+    assert main(["import", "k8s", str(job)]) == 0
+    run = run_id("u-publish")
+    assert set(rels(store, run, "USED")) == {location_id("gs://acme/ckpt")}
+    assert version_id(location_id("gs://acme/pub"), run) in {
+        r["id"] for r in store.read("MATCH (v)-[:WAS_GENERATED_BY]->(:Activity {id: $id}) RETURN v.id AS id", id=run)}
+    # A location under a name no convention knows is kept as a parameter, not guessed.
+    assert '"mirror": "gs://acme/elsewhere"' in node(store, run)["params"]
+    config.write_text('[k8s.conventions]\ninputs = ["(unclosed"]\n')
+    assert main(["etl", "k8s", "--reprocess"]) == 3

@@ -133,3 +133,14 @@ def test_redact_object_reaches_last_applied_configuration() -> None:
     redacted = redact_object(obj)
     applied = json.loads(redacted["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])
     assert applied["spec"]["template"]["spec"]["containers"][0]["env"] == [{"name": "API_TOKEN", "value": "[redacted]"}]
+
+
+def test_deletion_of_an_already_stored_version_marks_it_without_a_new_version(store: GraphStore) -> None:
+    # A relist or a file import can deliver the deletion with the object exactly as last stored.
+    raw = RawStore(store)
+    raw.record([ev("ADDED", job(rv="7"))], source="test")
+    counts = raw.record([ev("DELETED", job(rv="7"))], source="test")
+    assert (counts.stored, counts.deletions) == (0, 1)
+    [only] = raw.history("uid-job-1")
+    assert (only.version, only.deleted) == (1, True)
+    assert raw.record([ev("DELETED", job(rv="7"))], source="test").unchanged == 1

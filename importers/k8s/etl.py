@@ -25,6 +25,7 @@ import hashlib
 import importlib
 import json
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -199,8 +200,9 @@ class K8sEtl:
 
     def __init__(self, store: GraphStore, *, rawstore: RawStore | None = None,
                  extractors: Iterable[Extractor] = (), builtins: bool = True,
-                 conventions: Conventions | None = None):
+                 conventions: Conventions | None = None, workers: int = 4):
         self.store = store
+        self.workers = max(1, workers)
         self.rawstore = rawstore or RawStore(store)
         self.extractors: list[Extractor] = list(extractors) + (list(BUILTIN_EXTRACTORS) if builtins else [])
         self.conventions = conventions or Conventions()
@@ -276,31 +278,46 @@ class K8sEtl:
                 "MATCH (r:ImportRun {importer: $importer}) WHERE r.source IN $sources AND r.status = 'ok' "
                 "RETURN r.source AS source, r.id AS id", importer=IMPORTER, sources=sources):
             old_runs.setdefault(row["source"], []).append(row["id"])
+        pending: list[tuple[StoredObject, list[Element], list[Relation], str]] = []
         for obj, transactions in sorted(derived, key=lambda d: (d[0].first_observed, d[0].uid)):
             counts.transactions += len(transactions)
             elements, relations = to_graph(transactions, writers)
             fingerprint = _fingerprint(elements, relations)
-            source = f"k8s:{obj.uid}"
-            marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": fingerprint})
             if fingerprints.get(obj.uid) == fingerprint:
                 counts.unchanged += 1
-                continue
+                marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": fingerprint})
+            else:
+                pending.append((obj, elements, relations, fingerprint))
+        self._mark(marks)
+
+        def write(item: tuple[StoredObject, list[Element], list[Relation], str]) -> tuple[int, int, str | None]:
+            obj, elements, relations, _ = item
+            source = f"k8s:{obj.uid}"
+            written = 0
             if elements or relations:
                 try:
                     self.store.import_elements(IMPORTER, source, elements, relations)
                 except InputError as exc:
-                    counts.errors.append(f"{obj.ref} (uid {obj.uid}): {exc}")
-                    marks.pop()
-                    continue
-                counts.written += 1
+                    return 0, 0, f"{obj.ref} (uid {obj.uid}): {exc}"
+                written = 1
             # The older runs of this source now assert only what the new derivation dropped.
-            for run in old_runs.get(source, []):
+            old = old_runs.get(source, [])
+            for run in old:
                 self.store.remove_import_run(run)
-                counts.removed_runs += 1
-            if old_runs.get(source) and not (elements or relations):
-                counts.written += 1
-            if len(marks) >= 1000:
-                self._mark(marks)
+            return (written or int(bool(old))), len(old), None
+
+        # Each object is its own small import run; several run at once so that the round trips of
+        # one overlap the others' (MERGE makes concurrent writers converge; deadlocks are retried).
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for item, (written, removed, error) in zip(pending, pool.map(write, pending), strict=True):
+                if error:
+                    counts.errors.append(error)
+                    continue
+                counts.written += written
+                counts.removed_runs += removed
+                marks.append({"uid": item[0].uid, "version": item[0].latest_version, "fingerprint": item[3]})
+                if len(marks) >= 1000:
+                    self._mark(marks)
         self._mark(marks)
         return counts
 

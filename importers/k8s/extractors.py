@@ -21,14 +21,18 @@ example in ``docs/kubernetes.md``:
 from __future__ import annotations
 
 import json
+import os
 import re
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from lineagegraph.errors import ConfigError
 from lineagegraph.identity import source_id
 
 if TYPE_CHECKING:
@@ -119,16 +123,55 @@ class Conventions:
     output_names: list[str] = field(default_factory=lambda: [
         r"output", r"(^|_)out($|_)", r"model_dir", r"export", r"dest", r"save", r"target", r"(^|_)to$",
         r"result"])
+    # Configured in lineagegraph.toml ([k8s.conventions] inputs/outputs); checked before the defaults.
+    extra_inputs: list[str] = field(default_factory=list)
+    extra_outputs: list[str] = field(default_factory=list)
     schemes: tuple[str, ...] = ("gs", "gcs", "s3", "s3a", "s3n", "hdfs", "abfs", "abfss", "wasbs", "az",
                                 "file", "pvc", "http", "https")
+
+    @classmethod
+    def from_config(cls, path: Path | None = None) -> Conventions:
+        """Defaults, plus the ``[k8s.conventions]`` table of ``lineagegraph.toml`` (or ``LINEAGEGRAPH_CONFIG``).
+
+        ``inputs`` / ``outputs`` (lists of regexes) are checked before the defaults;
+        ``replace_defaults = true`` drops the defaults; ``schemes`` replaces the location schemes.
+        """
+        path = path or Path(os.environ.get("LINEAGEGRAPH_CONFIG", "lineagegraph.toml"))
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: cannot read the [k8s.conventions] table: {exc}") from exc
+        table = data.get("k8s", {}).get("conventions", {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: [k8s.conventions] must be a table")
+        conventions = cls()
+        for key, attribute in (("inputs", "input_names"), ("outputs", "output_names")):
+            given = table.get(key, [])
+            if not isinstance(given, list) or not all(isinstance(p, str) for p in given):
+                raise ConfigError(f"{path}: k8s.conventions.{key} must be a list of regular expressions")
+            for pattern in given:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"{path}: k8s.conventions.{key}: {pattern!r} is not a regex: {exc}") from exc
+            setattr(conventions, "extra_" + key, list(given))
+            if table.get("replace_defaults"):
+                setattr(conventions, attribute, [])
+        if "schemes" in table:
+            conventions.schemes = tuple(str(s).lower() for s in table["schemes"])
+        return conventions
 
     def role(self, name: str) -> str | None:
         """``"output"``, ``"input"`` or None for a flag or env name (outputs checked first)."""
         key = name.strip("-").lower().replace("-", "_")
-        if any(re.search(p, key) for p in self.output_names):
-            return "output"
-        if any(re.search(p, key) for p in self.input_names):
-            return "input"
+        # A team's configured names win over the defaults; within each, outputs are checked first.
+        for outputs, inputs in ((self.extra_outputs, self.extra_inputs), (self.output_names, self.input_names)):
+            if any(re.search(p, key, re.I) for p in outputs):
+                return "output"
+            if any(re.search(p, key, re.I) for p in inputs):
+                return "input"
         return None
 
     def is_location(self, value: str) -> bool:
@@ -290,7 +333,8 @@ def container_conventions(pod_spec: dict[str, Any], namespace: str | None, conv:
                 target = tx.outputs if role == "output" else tx.inputs
                 if not any(a.uri == where for a in target):
                     target.append(Artifact(role=name, uri=where))
-            elif where is None:
+            else:
+                # Not a location, or a location whose role no convention names: kept as a parameter.
                 tx.transform.params.setdefault(name, _scalar(value))
     if tx.transform.images and tx.transform.image is None:
         tx.transform.image = tx.transform.images[-1]

@@ -468,9 +468,9 @@ class RawStore:
                 content_hash = hashlib.sha256(text.encode()).hexdigest()
                 identity = rv if rv is not None else content_hash
                 if identity in state.stored or _rv_newer_or_equal(state.last_rv, rv):
-                    # Seen before (or older than what is stored). A deletion of the newest stored
-                    # version still marks it deleted: the last version before deletion is that one.
-                    if deleting and not state.deleted and (rv is None or rv == state.last_rv):
+                    # Seen before (or older than what is stored). A deletion still marks the newest
+                    # stored version deleted: the object is gone, and that version was its last.
+                    if deleting and not state.deleted:
                         state.deleted = True
                         counts.deletions += 1
                         if state.latest_key:
