@@ -156,7 +156,7 @@ def _encode_other(value: Any, update: Callable[[Any], None], depth: int, seen: s
         _encode(str(value), update, depth, seen)
     elif isinstance(value, bytes | bytearray):
         _feed_len(update, b"b", len(value))
-        update(bytes(value) if not isinstance(value, bytes) else value)
+        update(value)  # hashlib reads a bytearray through the buffer protocol, no copy
     elif isinstance(value, memoryview):
         _feed_len(update, b"b", value.nbytes)
         update(value.cast("B") if value.contiguous else value.tobytes())

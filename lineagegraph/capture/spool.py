@@ -298,6 +298,8 @@ class SpoolFile:
             return 0
 
     def mark_delivered(self, offset: int) -> None:
+        # Never backwards: two importers on one file (cron and a flusher) each advance it.
+        offset = max(offset, self.delivered())
         tmp = self.offset_path.with_name(self.offset_path.name + f".{os.getpid()}.tmp")
         tmp.write_text(str(offset))
         os.replace(tmp, self.offset_path)
