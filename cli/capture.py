@@ -151,6 +151,20 @@ def unflag_command(
         typer.echo(f"unflagged {node}")
 
 
+@app.command("flagged")
+def flagged_command(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON list on stdout.")] = False,
+) -> None:
+    """The flagged outputs' ids, one per line: 'lineagegraph blame $(lineagegraph flagged)'."""
+    with open_store(quiet=True) as store:
+        ids = review.flagged(store)
+    if as_json:
+        print_json(ids)
+    else:
+        for node in ids:
+            typer.echo(node)
+
+
 @app.command("stale")
 def stale_command(
     id: Annotated[str, typer.Argument(help="A run (activity) id, or an output it generated.")],

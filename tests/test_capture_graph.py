@@ -294,7 +294,9 @@ def test_flagged_outputs_are_marked_and_blamed(
     assert any(s.element.properties.get("function") == "demo.train" for s in top)
 
     assert main(["unflag", "prediction-8"]) == 0
-    assert capture.flagged(direct) == [capture.output_node_id("prediction-7")]
+    capsys.readouterr()
+    assert main(["flagged"]) == 0
+    assert capsys.readouterr().out.split() == [capture.output_node_id("prediction-7")]
     assert main(["flag", "no-such-output"]) == 5
 
 
