@@ -26,6 +26,7 @@ DEFAULT_TEST_PORT = 17687
 # modules beside this one; one module per line.
 pytest_plugins: list[str] = [
     "fixtures_postgres",
+    "fixtures_kube",
 ]
 
 
