@@ -9,6 +9,7 @@ runs wherever lineagegraph does.
 
 from __future__ import annotations
 
+import getpass
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +82,14 @@ def _pipeline(data: Path, transaction_id: str) -> None:
 
 def run_example(store: GraphStore) -> ExampleResult:
     """Run the pipeline on two data extracts through a temporary spool, and deliver it to ``store``."""
+    # The data lives at a fixed place, so that running the demo again converges on the same graph
+    # (a location is named by its path); the spool is temporary.
+    home = Path(tempfile.gettempdir()) / f"lineagegraph-capture-example-{getpass.getuser()}"
+    home.mkdir(mode=0o700, exist_ok=True)
+    data = home / "transactions.csv"
     with tempfile.TemporaryDirectory(prefix="lineagegraph-capture-") as tmp:
         folder = Path(tmp)
-        spool, data = folder / "spool", folder / "transactions.csv"
+        spool = folder / "spool"
         runtime.configure(mode="spool", spool_dir=spool)
         try:
             data.write_text("amount,hour,label\n12.0,14,0\n310.0,2,1\n45.5,9,0\n99.0,4,1\n")
