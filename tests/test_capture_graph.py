@@ -379,3 +379,15 @@ def test_the_background_flusher_delivers_the_spool(store: GraphStore, spool: Pat
     assert found == 10 and flusher.last_error is None
     (file,) = spool_files(spool)
     assert file.delivered() == file.size()
+
+
+def test_the_demo_example_traces_a_prediction_reports_staleness_and_converges(store: GraphStore) -> None:
+    from lineagegraph.capture.example import run_example
+
+    first = run_example(store)
+    text = LineageGraph(store).backtrace(first.served_output).text()
+    assert frames(text) == ["fraud-scoring", "fraud.train", "fraud.featurize", "fraud.load"]
+    assert first.staleness.stale and "fraud.featurize" in first.staleness.text()
+    before = counts(store)
+    again = run_example(store)
+    assert counts(store) == before and again.served_output == first.served_output
