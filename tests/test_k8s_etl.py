@@ -247,3 +247,17 @@ status: {startTime: "2026-03-01T00:00:00Z", completionTime: "2026-03-01T00:10:00
     assert '"mirror": "gs://acme/elsewhere"' in node(store, run)["params"]
     config.write_text('[k8s.conventions]\ninputs = ["(unclosed"]\n')
     assert main(["etl", "k8s", "--reprocess"]) == 3
+
+
+def test_extractors_registered_as_entry_points_are_used(store: GraphStore, cli_env: dict[str, str],
+                                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An installed package's entry point, as `pip install` would leave it on sys.path.
+    module = _doc_extractor_module()
+    dist = tmp_path / "acme_lineage-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-lineage\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[lineagegraph.k8s_extractors]\nfraud = {module}:team_jobs\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    record_samples(store)
+    assert main(["etl", "k8s"]) == 0
+    assert '"team": "fraud"' in node(store, JOB_RUN)["params"]

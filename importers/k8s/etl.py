@@ -200,7 +200,7 @@ class K8sEtl:
 
     def __init__(self, store: GraphStore, *, rawstore: RawStore | None = None,
                  extractors: Iterable[Extractor] = (), builtins: bool = True,
-                 conventions: Conventions | None = None, workers: int = 4):
+                 conventions: Conventions | None = None, workers: int = 1):
         self.store = store
         self.workers = max(1, workers)
         self.rawstore = rawstore or RawStore(store)
@@ -306,8 +306,9 @@ class K8sEtl:
                 self.store.remove_import_run(run)
             return (written or int(bool(old))), len(old), None
 
-        # Each object is its own small import run; several run at once so that the round trips of
-        # one overlap the others' (MERGE makes concurrent writers converge; deadlocks are retried).
+        # Each object is its own small import run. `workers` > 1 writes several at once (MERGE makes
+        # concurrent writers converge, deadlocks are retried); on this 2-core machine 4 workers
+        # gained nothing (the runs share agent and location nodes), hence the default of 1.
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             for item, (written, removed, error) in zip(pending, pool.map(write, pending), strict=True):
                 if error:
