@@ -28,6 +28,7 @@ import secrets
 import socket
 import threading
 import time
+import weakref
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -50,8 +51,14 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str
 _pid = [os.getpid()]
 
 
+_writers: weakref.WeakSet[SpoolWriter] = weakref.WeakSet()
+
+
 def _after_fork() -> None:
     _pid[0] = os.getpid()
+    # A fork while another thread held a writer's lock would leave the child's copy locked forever.
+    for writer in _writers:
+        writer._lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -103,6 +110,7 @@ class SpoolWriter:
         self._retry_at = 0.0
         self._warned = False
         self.stats = SpoolStats()
+        _writers.add(self)
 
     def _open(self) -> None:
         if self._path is not None and self._path_pid == _pid[0]:
