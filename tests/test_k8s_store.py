@@ -144,3 +144,27 @@ def test_deletion_of_an_already_stored_version_marks_it_without_a_new_version(st
     [only] = raw.history("uid-job-1")
     assert (only.version, only.deleted) == (1, True)
     assert raw.record([ev("DELETED", job(rv="7"))], source="test").unchanged == 1
+
+
+def test_two_recorders_at_once_store_each_version_once(store: GraphStore) -> None:
+    # The agent and a file import (or two agents) may record the same object at the same time.
+    from concurrent.futures import ThreadPoolExecutor
+
+    events = [ev("ADDED", job(rv="1"))] + [ev("MODIFIED", job(rv=str(i))) for i in range(2, 31)]
+
+    def record(offset: int) -> int:
+        raw = RawStore(store, batch_size=3)
+        return sum(raw.record(events[i:i + 3], source=f"r{offset}").stored for i in range(offset, 30, 6))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        stored = sum(pool.map(record, [0, 3]))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # then both replay everything
+        stored += sum(pool.map(lambda _: RawStore(store).record(events, source="replay").stored, [0, 1]))
+    history = RawStore(store, max_versions=100).history("uid-job-1")
+    # Which interleaving happened decides how many older events were skipped as stale, but never
+    # is a version number or a resourceVersion stored twice, and the newest is always there.
+    numbers = [v.version for v in history]
+    rvs = [int(v.resource_version or 0) for v in history]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))) and numbers[-1] == stored
+    assert rvs == sorted(set(rvs)) and rvs[-1] == 30
+    assert len(history) == min(stored, 20)
