@@ -105,7 +105,7 @@ def test_object_without_uid_is_named_and_skipped(store: GraphStore, cli_env: dic
                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok, namespace: ml, uid: u-ok}\ndata: {a: b}\n")
     assert main(["import", "k8s", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}: Job ml/handmade at event 1 of {bad}: no metadata.uid" in err
+    assert f"{bad}: Job ml/handmade at event 1: no metadata.uid" in err
     assert [r["name"] for r in store.read("MATCH (o:K8sObject) RETURN o.name AS name")] == ["ok"]
 
 

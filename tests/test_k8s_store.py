@@ -108,8 +108,7 @@ def test_invalid_objects_are_counted_and_named_others_stored(store: GraphStore) 
     del no_uid["metadata"]["uid"]
     counts = RawStore(store).record([ev("ADDED", no_uid), ev("ADDED", job(uid="uid-ok"))], source="f.json")
     assert counts.invalid == 1 and counts.stored == 1
-    assert counts.problems == ["Job ml/train at event 1 of f.json: no metadata.uid (not an object read from an API "
-                               "server)"]
+    assert counts.problems == ["Job ml/train at event 1: no metadata.uid (not an object read from an API server)"]
 
 
 def test_objects_resolve_and_diff(store: GraphStore) -> None:

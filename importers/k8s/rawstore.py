@@ -435,7 +435,7 @@ class RawStore:
                 problem = validate_object(obj)
                 if problem:
                     counts.invalid += 1
-                    where = f"event {number * self.batch_size + offset + 1} of {source}"
+                    where = f"event {number * self.batch_size + offset + 1}"
                     counts.problems.append(f"{describe(obj, where)}: {problem}")
                     continue
                 prepared.append((event, redact_object(obj)))
