@@ -128,7 +128,7 @@ def objects_command(
         print_json([o.model_dump(mode="json") for o in found])
         return
     table = Table(title=f"{len(found)} stored objects")
-    for column in ("kind", "namespace", "name", "versions", "resourceVersion", "deleted", "last observed", "uid"):
+    for column in ("kind", "namespace", "name", "latest version", "resourceVersion", "deleted", "last observed", "uid"):
         table.add_column(column)
     for o in found:
         table.add_row(o.kind, o.namespace or "", o.name, str(o.latest_version), o.resource_version or "",
