@@ -135,6 +135,8 @@ def _parse_rdf(data: bytes, rdf_format: str) -> ProvDocument:
     for one) write just the subclass. The inferred triple is added in the same named graph, so
     bundles keep their agents.
     """
+    if rdf_format == "json-ld":
+        _refuse_remote_contexts(json.loads(data))
     container = Dataset(default_union=True)
     container.parse(data=data, format=rdf_format)
     for subject, _pred, obj, graph in list(container.quads((None, RDF.type, None, None))):
@@ -143,6 +145,27 @@ def _parse_rdf(data: bytes, rdf_format: str) -> ProvDocument:
     document = ProvDocument()
     ProvRDFSerializer(document).decode_document(container, document)
     return document
+
+
+class _RemoteContextError(ValueError):
+    pass
+
+
+def _refuse_remote_contexts(node: object) -> None:
+    """Refuse JSON-LD that names a context by URL: rdflib would fetch it (a request to wherever
+    the file points, made by whoever imports it). Inline contexts are fine."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("@context", "@import") and (
+                        isinstance(value, str) or (isinstance(value, list) and any(isinstance(v, str) for v in value))):
+                    raise _RemoteContextError("the JSON-LD names a remote @context; lineagegraph does not fetch it "
+                                     "(inline the context, or use PROV-JSON or Turtle)")
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _refuse_entities(data: bytes, source: str) -> None:
@@ -197,6 +220,8 @@ def _read_limited(path: Path, limit: int) -> bytes:
 def _parse_or_none(data: bytes, prov_format: str, options: dict[str, str]) -> ProvDocument | None:
     try:
         return _parse(data, prov_format, options)
+    except _RemoteContextError:
+        raise
     except Exception:
         return None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -277,3 +278,18 @@ def test_deep_nesting_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         next(ProvImporter().units(str(path)))
     assert caught.value.source == str(path)
+
+
+@pytest.mark.parametrize("fmt", [None, "rdf"])
+def test_a_remote_json_ld_context_is_never_fetched(tmp_path: Path, fmt: str | None) -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        path = tmp_path / "remote.jsonld"
+        path.write_text(json.dumps({"@context": f"http://127.0.0.1:{listener.getsockname()[1]}/ctx.jsonld",
+                                    "@id": "urn:x", "@type": "http://www.w3.org/ns/prov#Entity"}))
+        with pytest.raises(InputError, match="remote @context"):
+            next(ProvImporter(fmt).units(str(path)))
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody knocked
