@@ -16,7 +16,7 @@ from lineagegraph.errors import InputError, NotFoundError, QueryError
 from lineagegraph.identity import location_id, version_id
 from lineagegraph.importers.k8s.etl import EtlCounts, K8sEtl, entry_point_extractors, load_extractor
 from lineagegraph.importers.k8s.extractors import Conventions, run_id
-from lineagegraph.importers.k8s.files import STDIN, read_source
+from lineagegraph.importers.k8s.files import STDIN, read_source, stream_source
 from lineagegraph.importers.k8s.rawstore import RawStore, RecordCounts, StoredVersion, diff_objects
 from lineagegraph.queries import LineageGraph
 from lineagegraph.store import GraphStore
@@ -86,7 +86,7 @@ def import_k8s(
         for path in paths:
             source = "stdin" if path == STDIN else path
             try:
-                events = read_source(path)
+                events = stream_source(path)
             except InputError as exc:
                 errors.append(exc)
                 continue

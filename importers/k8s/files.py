@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,23 +27,44 @@ import yaml
 from lineagegraph.errors import InputError
 from lineagegraph.importers.k8s.rawstore import WatchEvent, describe
 
-__all__ = ["STDIN", "read_events", "read_source"]
+__all__ = ["STDIN", "read_events", "read_source", "stream_source"]
 
 STDIN = "-"
 _EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED")
 
 
-def read_source(source: str) -> list[WatchEvent]:
-    """The events recorded in a file (or ``-`` for standard input), in order."""
+def _read_text(source: str) -> tuple[str, str]:
+    """(text, name) of a file, or of standard input for ``-``."""
     if source == STDIN:
-        return read_events(sys.stdin.read(), "stdin")
+        return sys.stdin.read(), "stdin"
     try:
-        text = Path(source).read_text(encoding="utf-8")
+        return Path(source).read_text(encoding="utf-8"), source
     except UnicodeDecodeError as exc:
         raise InputError("not UTF-8 text", source=source, location=f"byte {exc.start}") from exc
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", source=source) from exc
-    return read_events(text, source)
+
+
+def read_source(source: str) -> list[WatchEvent]:
+    """The events recorded in a file (or ``-`` for standard input), in order."""
+    text, name = _read_text(source)
+    return read_events(text, name)
+
+
+def stream_source(source: str) -> Iterator[WatchEvent]:
+    """Like :func:`read_source`, but with memory flat in the number of events of a JSON stream.
+
+    The whole stream is checked first (parsed and dropped), so a bad file still raises here,
+    before anything is recorded; the returned iterator then parses it again, record by record.
+    """
+    text, name = _read_text(source)
+    body = text.lstrip("\ufeff \t\r\n")
+    if not body or body[0] not in "{[":
+        return iter(read_events(text, name))
+    body = text.lstrip("\ufeff")
+    for _ in _json_records(body, name):
+        pass
+    return _json_records(body, name)
 
 
 def read_events(text: str, source: str) -> list[WatchEvent]:
@@ -51,13 +73,12 @@ def read_events(text: str, source: str) -> list[WatchEvent]:
     if not stripped:
         raise InputError("the file is empty", source=source)
     if stripped[0] in "{[":
-        return _json_stream(text.lstrip("\ufeff"), source)
+        return list(_json_records(text.lstrip("\ufeff"), source))
     return _yaml_documents(text, source)
 
 
-def _json_stream(text: str, source: str) -> list[WatchEvent]:
+def _json_records(text: str, source: str) -> Iterator[WatchEvent]:
     decoder = json.JSONDecoder()
-    events: list[WatchEvent] = []
     position, length = 0, len(text)
     # The line number is carried along (counting from the start for every record is quadratic).
     line, counted = 1, 0
@@ -65,7 +86,7 @@ def _json_stream(text: str, source: str) -> list[WatchEvent]:
         while position < length and text[position] in " \t\r\n":
             position += 1
         if position >= length:
-            return events
+            return
         line += text.count("\n", counted, position)
         counted = position
         try:
@@ -75,7 +96,7 @@ def _json_stream(text: str, source: str) -> list[WatchEvent]:
             reason = "truncated or malformed JSON" if truncated else "malformed JSON"
             raise InputError(f"{reason} ({exc.msg}) in the record starting at line {line}",
                              source=source, location=str(exc.lineno)) from exc
-        events.extend(_events_of(value, source, str(line)))
+        yield from _events_of(value, source, str(line))
         position = end
 
 
