@@ -513,6 +513,11 @@ class K8sAgent:
             self._relist(kind, kind_name, namespace if namespaced else None)
         except _KindMissingError as exc:
             self._report_missing(kind, exc)
+        except ApiException as exc:
+            # A one-shot run has no later retry: say which kind failed, in one line.
+            raise ServerError(f"listing {kind.key}: HTTP {exc.status} {exc.reason}") from exc
+        except _API_DOWN as exc:
+            raise ServerError(f"listing {kind.key}: {_short(exc)}") from exc
 
     def _report_missing(self, kind: KindRef, exc: Exception) -> None:
         with self.metrics.lock:

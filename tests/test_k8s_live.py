@@ -137,7 +137,7 @@ def running_agent(api: client.ApiClient, connect: Callable[[], GraphStore], stat
                   kinds: list[str] | None = None, **options: Any) -> Iterator[K8sAgent]:
     """The agent in a thread, stopped (and checked to have stopped cleanly) on exit."""
     opts = AgentOptions(namespaces=[ns], state_dir=state_dir, source="k8s-agent:test", health_port=0,
-                        watch_timeout=20, **options)
+                        **{"watch_timeout": 20, **options})
     if kinds is not None:
         opts.kinds = [KindRef.parse(k) for k in kinds]
     agent = K8sAgent(api, connect, opts)
@@ -429,6 +429,28 @@ def test_a_gone_resource_version_makes_the_agent_relist_and_reconcile(
     with running_agent(kube_api, connect, state, namespace, kinds=["v1/configmaps"]) as agent:
         wait_for("the relist", lambda: "new" in objects(store, namespace) and objects(store, namespace)["old"].deleted)
         assert agent.status()["relists"] == {stream: 1}
+
+
+def test_bookmarks_move_the_checkpoint_of_a_quiet_stream(
+        kube_api: client.ApiClient, namespace: str, store: GraphStore, connect: Callable[[], GraphStore],
+        tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    stream = f"batch/v1/jobs@{namespace}"
+
+    def checkpoint() -> int:
+        return int(json.loads((state / "checkpoint.json").read_text())[stream])
+
+    with running_agent(kube_api, connect, state, namespace, kinds=["batch/v1/jobs"], watch_timeout=10):
+        wait_for("the first checkpoint", lambda: (state / "checkpoint.json").exists()
+                 and stream in (state / "checkpoint.json").read_text(), 30)
+        first = checkpoint()
+        # A Job in another namespace: nothing for this stream, but the Jobs' resourceVersion moves on,
+        # and the server tells the watch so in a BOOKMARK (sent shortly before the request times out).
+        other = f"t-{uuid.uuid4().hex[:8]}"
+        client.CoreV1Api(kube_api).create_namespace({"metadata": {"name": other}})
+        create_job(kube_api, other, "elsewhere", [])
+        wait_for("a bookmark", lambda: checkpoint() > first, 40)
+    assert not objects(store, namespace)
 
 
 def test_deploy_manifests_are_valid_objects_and_never_grant_secrets(kube_api: client.ApiClient) -> None:
