@@ -24,6 +24,7 @@ from lineagegraph.store import GraphStore
 from lineagegraph.subgraph import Subgraph
 
 if TYPE_CHECKING:
+    from lineagegraph.capture import component, component_run, file, log_output, pipeline_run, register, track
     from lineagegraph.queries import LineageGraph
 
 __version__ = "0.1.0"
@@ -44,11 +45,24 @@ __all__ = [
     "ServerError",
     "Settings",
     "Subgraph",
+    "component",
+    "component_run",
+    "file",
+    "log_output",
+    "pipeline_run",
+    "register",
+    "track",
 ]
+
+# Imported on first use, so that `import lineagegraph` stays light: where each lazy name lives.
+_LAZY = {
+    "LineageGraph": "lineagegraph.queries",
+    **dict.fromkeys(("component", "component_run", "file", "log_output", "pipeline_run", "register", "track"),
+                    "lineagegraph.capture"),
+}
 
 
 def __getattr__(name: str) -> Any:
-    # The query API is imported on first use so that `import lineagegraph` stays light.
-    if name == "LineageGraph":
-        return import_module("lineagegraph.queries").LineageGraph
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'lineagegraph' has no attribute {name!r}")
