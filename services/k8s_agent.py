@@ -717,6 +717,8 @@ class K8sAgent:
                 try:
                     for op in ops:
                         self._apply(raw, op)
+                    with self.metrics.lock:
+                        self.metrics.buffer_full = False
                     return True
                 except _STORE_DOWN as exc:
                     self._store_down(exc)

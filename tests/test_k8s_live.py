@@ -320,6 +320,8 @@ class PortGate:
     def close(self) -> None:
         """Refuse new connections and cut the established ones, as a dead server would."""
         if self._server is not None:
+            with suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)  # wakes the accept() thread, which frees the port
             self._server.close()
             self._server = None
         for conn in self._conns:
@@ -451,6 +453,60 @@ def test_bookmarks_move_the_checkpoint_of_a_quiet_stream(
         create_job(kube_api, other, "elsewhere", [])
         wait_for("a bookmark", lambda: checkpoint() > first, 40)
     assert not objects(store, namespace)
+
+
+def test_buffer_is_bounded_and_nothing_is_lost_when_it_fills(
+        kube_api: client.ApiClient, namespace: str, store: GraphStore, neo4j_server: LocalServer,
+        tmp_path: Path) -> None:
+    gate = PortGate(neo4j_server.port)
+    settings = Settings(neo4j_uri=f"bolt://127.0.0.1:{gate.port}", neo4j_user="neo4j",
+                        neo4j_password=neo4j_server.password())
+    state = tmp_path / "state"
+    names = [f"big-{i}" for i in range(8)]
+    try:
+        with running_agent(kube_api, lambda: connect_store(settings), state, namespace, kinds=["v1/configmaps"],
+                           store_retry=0.5, buffer_max_bytes=4000) as agent:
+            for name in names:
+                client.CoreV1Api(kube_api).create_namespaced_config_map(
+                    namespace, {"metadata": {"name": name}, "data": {"blob": "x" * 1000}})
+            wait_for("a full buffer", lambda: agent.status()["buffer_full"], 60)
+            assert (state / "buffer.ndjson").stat().st_size <= 4000
+            assert "lineagegraph_k8s_agent_buffer_full 1" in http_get(agent.health_port or 0, "/metrics")[1]
+            gate.open()
+            wait_for("every ConfigMap", lambda: set(names) <= set(objects(store, namespace)), 60)
+            wait_for("the buffer drained", lambda: not agent.status()["buffer_full"]
+                     and agent.status()["buffer_entries"] == 0, 30)
+    finally:
+        gate.close()
+
+
+def test_agent_reconnects_to_the_api_server_and_resumes_after_an_outage(
+        kube_cluster: KubeCluster, namespace: str, store: GraphStore, connect: Callable[[], GraphStore],
+        tmp_path: Path) -> None:
+    gate = PortGate(int(kube_cluster.server.rsplit(":", 1)[1]))
+    config = yaml.safe_load(kube_cluster.kubeconfig.read_text())
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{gate.port}"
+    via_gate = tmp_path / "kubeconfig"
+    via_gate.write_text(yaml.safe_dump(config))
+    direct = kube_api_client(kube_cluster.kubeconfig)
+    core = client.CoreV1Api(direct)
+    gate.open()
+    stream = f"v1/configmaps@{namespace}"
+    try:
+        with running_agent(kube_api_client(via_gate), connect, tmp_path / "state", namespace,
+                           kinds=["v1/configmaps"], backoff_initial=0.2, backoff_max=1.0) as agent:
+            core.create_namespaced_config_map(namespace, {"metadata": {"name": "a"}})
+            wait_for("a", lambda: "a" in objects(store, namespace))
+            gate.close()  # the API server vanishes mid-watch
+            core.create_namespaced_config_map(namespace, {"metadata": {"name": "b"}})
+            core.patch_namespaced_config_map("a", namespace, {"data": {"k": "v"}})
+            wait_for("a failed reconnect", lambda: agent.status()["api_errors"] >= 1, 30)
+            gate.open()
+            wait_for("what changed during the outage", lambda: "b" in objects(store, namespace)
+                     and objects(store, namespace)["a"].latest_version == 2, 60)
+            assert agent.status()["relists"] == {stream: 1}  # resumed the watch; no relist needed
+    finally:
+        gate.close()
 
 
 def test_deploy_manifests_are_valid_objects_and_never_grant_secrets(kube_api: client.ApiClient) -> None:
