@@ -680,7 +680,10 @@ class K8sAgent:
                 log.warning("not stored: %s", problem)
         elif op["op"] == "reconcile":
             known = raw.known_uids(group=op["group"], kind=op["kind"], namespace=op["namespace"])
-            gone = known - set(op["live"])
+            missing = known - set(op["live"])
+            # Only objects this agent (this cluster) recorded last: the raw store may also hold objects
+            # of other clusters (file imports, other agents) whose uids no list here can contain.
+            gone = {uid for uid, v in raw.latest(missing).items() if v.source == self.options.source}
             if gone:
                 marked = raw.mark_deleted(gone, source=self.options.source)
                 log.info("%s/%s in %s: %d object(s) vanished while unwatched; marked deleted",

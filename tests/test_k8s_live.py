@@ -28,7 +28,7 @@ import yaml
 from kubecluster import KubeCluster
 from kubernetes import client, utils
 
-from lineagegraph.importers.k8s.rawstore import RawStore, StoredObject
+from lineagegraph.importers.k8s.rawstore import RawStore, StoredObject, WatchEvent
 from lineagegraph.server import LocalServer
 from lineagegraph.services.k8s_agent import AgentOptions, K8sAgent, KindRef, connect_store, kube_api_client
 from lineagegraph.settings import Settings
@@ -400,16 +400,22 @@ def test_objects_deleted_while_no_agent_ran_are_marked_deleted_by_the_relist(
     once = subprocess.run(
         [sys.executable, "-m", "lineagegraph", "watch", "k8s", "--kubeconfig", str(kube_cluster.kubeconfig),
          "-n", namespace, "--kind", "v1/configmaps", "--state-dir", str(tmp_path / "first"), "--health-port", "0",
-         "--once", "--json"], env=cli_env, capture_output=True, text=True, timeout=120, cwd=REPO)
+         "--cluster", "test", "--once", "--json"], env=cli_env, capture_output=True, text=True, timeout=120, cwd=REPO)
     assert once.returncode == 0, once.stderr
     assert json.loads(once.stdout)["stored_total"] >= 2  # kube-root-ca.crt may be there too
     assert {"keep", "drop"} <= set(objects(store, namespace))
     core.delete_namespaced_config_map("drop", namespace)
+    # The same namespace and kind, recorded from another cluster: no list here can contain its uid.
+    RawStore(store).record([WatchEvent(type="ADDED", object={
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "from-elsewhere", "namespace": namespace, "uid": str(uuid.uuid4()),
+                     "resourceVersion": "7"}})], source="k8s-file:other-cluster")
     # A new agent with no checkpoint lists and reconciles against what the raw store holds.
     with running_agent(kube_api, connect, tmp_path / "second", namespace, kinds=["v1/configmaps"]):
         wait_for("the vanished ConfigMap marked deleted", lambda: objects(store, namespace)["drop"].deleted)
     stored = objects(store, namespace)
     assert not stored["keep"].deleted
+    assert not stored["from-elsewhere"].deleted  # only what this agent recorded is reconciled
     last = RawStore(store).history(stored["drop"].uid)[-1]
     assert last.deleted and last.version == 1  # its last stored version became the deletion
 
