@@ -97,3 +97,19 @@ def imports_remove(
         print_json({"run_id": run_id, **counts})
     else:
         typer.echo(f"removed run {run_id}: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items()))
+
+
+@imports_app.command("reconcile")
+def imports_reconcile(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Close the runs of importers that died (killed, machine lost) as 'interrupted'.
+
+    Every import does this first by itself; this command is for checking from cron or by hand.
+    """
+    with open_store(quiet=is_quiet(False)) as store:
+        closed = store.reconcile_runs()
+    if as_json:
+        print_json({"interrupted": closed})
+    elif closed:
+        typer.echo("marked interrupted: " + ", ".join(closed))
+    else:
+        typer.echo("no stale runs")

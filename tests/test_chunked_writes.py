@@ -182,3 +182,17 @@ def test_a_killed_importer_is_reconciled_and_a_rerun_converges(store: GraphStore
     store.import_elements("test", "killed.json", chain_records(10))
     assert graph_counts(store) == (21, 20)
     assert store.reconcile_runs() == []
+
+
+def test_imports_reconcile_command(store: GraphStore, cli_env: dict[str, str]) -> None:
+    store.write_query("CREATE (:ImportRun {id: 'run-ghost', status: 'running', host: 'elsewhere', pid: 1, "
+                      "started_at: datetime() - duration('PT3H'), heartbeat_at: datetime() - duration('PT2H')})")
+    first = subprocess.run([sys.executable, "-m", "lineagegraph", "imports", "reconcile", "--json"], env=cli_env,
+                           capture_output=True, text=True, timeout=120, check=True)
+    assert '"run-ghost"' in first.stdout
+    listed = subprocess.run([sys.executable, "-m", "lineagegraph", "imports", "list"], env=cli_env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert "run-ghost  interrupted" in listed.stdout
+    again = subprocess.run([sys.executable, "-m", "lineagegraph", "imports", "reconcile"], env=cli_env,
+                           capture_output=True, text=True, timeout=120, check=True)
+    assert again.stdout.strip() == "no stale runs"
