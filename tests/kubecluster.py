@@ -74,12 +74,6 @@ class KubeCluster:
     def token(self) -> str:
         return self.token_file.read_text().split(",", 1)[0].strip()
 
-    def api_client(self) -> object:
-        """A ``kubernetes.client.ApiClient`` configured from this cluster's kubeconfig."""
-        from kubernetes import config
-
-        return config.new_client_from_config(config_file=str(self.kubeconfig))
-
     def compact_etcd(self) -> int:
         """Compact etcd's history up to its current revision, as the API server does every few minutes
         (``--etcd-compaction-interval``); watches from an older resourceVersion then get ``410 Gone``."""

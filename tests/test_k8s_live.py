@@ -10,6 +10,7 @@ server answers ``410 Gone`` to a resourceVersion older than its history.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kubecluster import KubeCluster
+from kubecluster import KubeCluster, ensure_binaries
 from kubernetes import client, utils
 
 from lineagegraph.importers.k8s.rawstore import RawStore, StoredObject, WatchEvent
@@ -513,6 +514,18 @@ def test_agent_reconnects_to_the_api_server_and_resumes_after_an_outage(
             assert agent.status()["relists"] == {stream: 1}  # resumed the watch; no relist needed
     finally:
         gate.close()
+
+
+def test_ensure_kube_builds_once_into_the_user_cache(kube_cluster: KubeCluster) -> None:
+    """The session fixture already built or found the binaries; running the script again builds nothing."""
+    first = ensure_binaries()
+    stamps = [p.stat().st_mtime_ns for p in first]
+    started = time.monotonic()
+    again = ensure_binaries()
+    assert again == first and [p.stat().st_mtime_ns for p in again] == stamps
+    assert time.monotonic() - started < 10
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lineagegraph" / "kube"
+    assert all(cache in p.parents for p in first)
 
 
 def test_deploy_manifests_are_valid_objects_and_never_grant_secrets(kube_api: client.ApiClient) -> None:
