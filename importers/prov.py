@@ -168,6 +168,29 @@ def _refuse_remote_contexts(node: object) -> None:
             stack.extend(item)
 
 
+def _refuse_duplicate_keys(data: bytes, source: str) -> None:
+    """Refuse PROV-JSON with one key twice in an object (one id declared twice, say).
+
+    A JSON reader keeps the last value without a word, so the first record would vanish; with
+    two conflicting declarations there is no right one to keep. Other JSON errors are left to the
+    PROV reader, which reports them with their position.
+    """
+
+    def pairs(items: list[tuple[str, object]]) -> dict[str, object]:
+        seen: dict[str, object] = {}
+        for key, value in items:
+            if key in seen:
+                raise InputError(f"the key {key[:200]!r} appears twice in one JSON object; PROV-JSON ids and "
+                                 "keys must be unique (the reader would silently keep only the last)", source=source)
+            seen[key] = value
+        return seen
+
+    try:
+        json.loads(data, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return  # not JSON at all: the PROV reader says where
+
+
 def _refuse_entities(data: bytes, source: str) -> None:
     """Refuse XML that declares entities, before any parser gets to expand them.
 
@@ -242,6 +265,8 @@ def load_document(path: Path, fmt: str | None = None,
     prov_format, options = detect_format(path, head, fmt)
     if prov_format == "xml" or options.get("rdf_format") == "xml" or head.lstrip("\ufeff \t\r\n").startswith("<"):
         _refuse_entities(data, source)
+    if prov_format == "json":
+        _refuse_duplicate_keys(data, source)
     with quiet_prov() as caught, paused_gc():
         try:
             try:
@@ -316,7 +341,7 @@ def check_kinds(elements: list[Element], relations: list[Relation], source: str)
             have = declared.get(end)
             if have is not None and have is not want:
                 raise InputError(f"{what}: the {role} must be an {want.value}, but {end} is declared as an "
-                                 f"{have.value} (are the arguments swapped?)", source=source)
+                                 f"{have.value} (one kind per id; are the arguments swapped?)", source=source)
             if have is None:
                 earlier = implied.setdefault(end, (want, what))
                 if earlier[0] is not want:

@@ -293,3 +293,17 @@ def test_a_remote_json_ld_context_is_never_fetched(tmp_path: Path, fmt: str | No
             next(ProvImporter(fmt).units(str(path)))
         with pytest.raises(BlockingIOError):
             listener.accept()  # nobody knocked
+
+
+@pytest.mark.parametrize("text", [
+    '{"prefix": {"ex": "urn:ex:"}, "entity": {"ex:a": {"ex:v": 1}, "ex:a": {"ex:v": 2}}}',
+    '{"prefix": {"ex": "urn:ex:"}, "used": {"_:u": {"prov:activity": "ex:r", "prov:entity": "ex:a"}, '
+    '"_:u": {"prov:activity": "ex:r", "prov:entity": "ex:b"}}}',
+])
+def test_one_id_declared_twice_in_prov_json_is_refused(tmp_path: Path, text: str) -> None:
+    """JSON readers keep the last of two equal keys silently; the first record would vanish."""
+    path = tmp_path / "dup.json"
+    path.write_text(text)
+    with pytest.raises(InputError, match="appears twice in one JSON object") as caught:
+        next(ProvImporter().units(str(path)))
+    assert caught.value.source == str(path)
