@@ -25,6 +25,8 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
     ({"NEO4J_URI": "bolt//db.example.org"}, None, ["environment variable NEO4J_URI", "scheme must be one of"]),
     ({"NEO4J_URI": "bolt://db.example.org:99999"}, None, ["NEO4J_URI", "port must be a number"]),
     ({"NEO4J_URI": "http://db.example.org:7474"}, None, ["NEO4J_URI", "bolt://host:7687"]),
+    ({"NEO4J_URI": "bolt://localhost:1?region=eu", "NEO4J_PASSWORD": "x"}, None,
+     ["NEO4J_URI", "refused by the driver", "Routing context"]),
     ({}, 'server_port = "seven"\n', ["server_port in lineagegraph.toml", "'seven'", "valid integer"]),
     ({}, "batch_size = [1, 2]\n", ["batch_size in lineagegraph.toml", "valid integer"]),
     ({}, "server_port = \n", ["lineagegraph.toml: not valid TOML", "line 1"]),
