@@ -126,6 +126,7 @@ def test_secrets_the_first_rules_missed(key: str, value: str, expected: str) -> 
     ("integrity", "sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC"),
     ("max_tokens", "4096"), ("token_count", "12"), ("password_policy", "min 12 chars"),
     ("password_file", "/run/secrets/db"), ("secret_name", "db-credentials"), ("author", "Bob"),
+    ("auth_method", "oauth2"), ("token_type", "Bearer"),
     ("cmd", "docker run -p8080:80 nginx"), ("url", "https://host:8443/path@v2"),
     ("url", "s3://bucket/key:with:colons"), ("note", "max_tokens=5 token_count=6"),
 ])
