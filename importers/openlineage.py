@@ -35,6 +35,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -233,6 +234,7 @@ def read_events(data: bytes, source: str) -> list[tuple[str, Event]]:
 
 # -- naming -------------------------------------------------------------------------------------
 
+@lru_cache(maxsize=65536)
 def dataset_location(namespace: str, name: str) -> str:
     """The location id of an OpenLineage dataset, per the spec's naming conventions.
 
@@ -519,9 +521,11 @@ class OpenLineageImporter:
                  known: dict[str, _Versions]) -> None:
         act_id = run.activity_id
         self.run_ids.add(act_id)
-        job = self._job_agent(run.job_namespace, run.job_name)
+        job_id = job_agent_id(run.job_namespace, run.job_name)
+        job = nodes.get(job_id)
+        if job is None:
+            job = nodes[job_id] = self._job_agent(run.job_namespace, run.job_name)
         job.attributes.update(_facet_props("facet_", {k: v for k, (_, v) in run.job_facets.items()}))
-        nodes.setdefault(job.id, job).attributes.update(job.attributes)
         attributes: dict[str, Any] = {
             "ol_run_id": run.run_id, "ol_job_namespace": run.job_namespace, "ol_job_name": run.job_name,
             "producer": run.producer,
