@@ -263,7 +263,7 @@ def load_document(path: Path, fmt: str | None = None,
     data = _read_limited(path, max_input_bytes)
     head = data[:8192].decode("utf-8", errors="replace")
     prov_format, options = detect_format(path, head, fmt)
-    if prov_format == "xml" or options.get("rdf_format") == "xml" or head.lstrip("\ufeff \t\r\n").startswith("<"):
+    if prov_format == "xml" or options.get("rdf_format") == "xml":
         _refuse_entities(data, source)
     if prov_format == "json":
         _refuse_duplicate_keys(data, source)

@@ -307,3 +307,10 @@ def test_one_id_declared_twice_in_prov_json_is_refused(tmp_path: Path, text: str
     with pytest.raises(InputError, match="appears twice in one JSON object") as caught:
         next(ProvImporter().units(str(path)))
     assert caught.value.source == str(path)
+
+
+def test_turtle_that_starts_with_an_iri_is_not_taken_for_xml(tmp_path: Path) -> None:
+    path = tmp_path / "plain.ttl"
+    path.write_text("<https://example.org/ex#data> a <http://www.w3.org/ns/prov#Entity> .\n")
+    unit = next(ProvImporter().units(str(path)))
+    assert [e.id for e in unit.elements] == ["https://example.org/ex#data"]
