@@ -92,22 +92,33 @@ class ImportSummary:
 
 def start_run(store: GraphStore, importer: str, source: str) -> ImportSummary:
     summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
-    store.write_query(
-        "CREATE (r:ImportRun {id: $id, importer: $importer, source: $source, started_at: $now, "
-        "heartbeat_at: $now, status: 'running', host: $host, pid: $pid, batched: true, chunks: 0})",
-        id=summary.run_id, importer=importer, source=source, now=now(),
-        host=socket.gethostname(), pid=os.getpid(),
-    )
+    start_runs(store, [summary])
     return summary
 
 
-def finish_run(store: GraphStore, summary: ImportSummary) -> None:
-    # The counts are already on the node (each chunk added its own); only the outcome is new.
+def start_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
+    """Record these runs as ``running`` (one transaction), before anything of theirs is written."""
     store.write_query(
-        "MATCH (r:ImportRun {id: $id}) SET r.ended_at = $now, r.status = $status, r.error = $error, "
-        "r.notes = $notes",
-        id=summary.run_id, now=now(), status=summary.status, error=summary.error,
-        notes=[f"{k}={v}" for k, v in sorted(summary.notes.items())] or None,
+        "UNWIND $runs AS run CREATE (r:ImportRun {id: run.id, importer: run.importer, source: run.source, "
+        "started_at: $now, heartbeat_at: $now, status: 'running', host: $host, pid: $pid, batched: true, "
+        "chunks: 0})",
+        runs=[{"id": s.run_id, "importer": s.importer, "source": s.source} for s in summaries],
+        now=now(), host=socket.gethostname(), pid=os.getpid(),
+    )
+
+
+def finish_run(store: GraphStore, summary: ImportSummary) -> None:
+    finish_runs(store, [summary])
+
+
+def finish_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
+    # The counts are already on the nodes (each chunk added its own); only the outcome is new.
+    store.write_query(
+        "UNWIND $runs AS run MATCH (r:ImportRun {id: run.id}) "
+        "SET r.ended_at = $now, r.status = run.status, r.error = run.error, r.notes = run.notes",
+        runs=[{"id": s.run_id, "status": s.status, "error": s.error,
+               "notes": [f"{k}={v}" for k, v in sorted(s.notes.items())] or None} for s in summaries],
+        now=now(),
     )
 
 

@@ -25,7 +25,16 @@ from neo4j import GraphDatabase
 
 from lineagegraph.errors import ConfigError, InputError, NotFoundError, ServerError
 from lineagegraph.model import Element, Relation
-from lineagegraph.runs import ImportSummary, finish_run, reconcile_stale_runs, remove_run, start_run
+from lineagegraph.runs import (
+    ImportSummary,
+    finish_run,
+    finish_runs,
+    new_run_id,
+    reconcile_stale_runs,
+    remove_run,
+    start_run,
+    start_runs,
+)
 from lineagegraph.settings import Settings
 from lineagegraph.writer import ChunkedWriter, ChunkLimits, Counts
 
@@ -43,6 +52,23 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
     "CREATE TEXT INDEX element_id_text IF NOT EXISTS FOR (n:Element) ON (n.id)",
     "CREATE FULLTEXT INDEX element_search IF NOT EXISTS FOR (n:Element) ON EACH [n.label, n.id]",
 )
+
+@contextmanager
+def _write_errors(source: str) -> Iterator[None]:
+    """Turn what goes wrong while writing ``source`` into lineagegraph's errors, naming it."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.source is None:  # name the input at fault
+            raise type(exc)(str(exc), source=source, location=exc.location) from exc
+        raise
+    except (neo4j.exceptions.ClientError, neo4j.exceptions.DatabaseError) as exc:
+        # Neo4j refused the data itself (a value it cannot index, a property too large): that is
+        # this input's fault, so the other inputs of the invocation still go ahead.
+        raise InputError(f"Neo4j refused the data: {exc.message or exc}", source=source) from exc
+    except neo4j.exceptions.DriverError as exc:
+        raise ServerError(f"lost the database while writing {source}: {exc}") from exc
+
 
 class GraphStore:
     """A connection to one Neo4j database holding a lineage graph.
@@ -149,25 +175,14 @@ class GraphStore:
         all-or-nothing; a bigger one commits chunk by chunk, each chunk recorded on the run.
         """
 
-        def committed(nodes: Counts, rels: Counts) -> None:
+        def committed(_run: str, nodes: Counts, rels: Counts) -> None:
             summary.nodes.merge(nodes)
             summary.relationships.merge(rels)
 
         writer = ChunkedWriter(self.driver, self.database, summary.run_id, summary.source_key,
                                limits=self.chunk_limits, on_chunk=committed, progress=progress)
-        try:
+        with _write_errors(summary.source):
             writer.write(chain(elements, relations))
-        except InputError as exc:
-            if exc.source is None:  # name the input at fault
-                raise type(exc)(str(exc), source=summary.source, location=exc.location) from exc
-            raise
-        except (neo4j.exceptions.ClientError, neo4j.exceptions.DatabaseError) as exc:
-            # Neo4j refused the data itself (an id too long to index, a property too large): that
-            # is this input's fault, so the other inputs of the invocation still go ahead.
-            raise InputError(f"Neo4j refused the data: {exc.message or exc}",
-                             source=summary.source) from exc
-        except neo4j.exceptions.DriverError as exc:
-            raise ServerError(f"lost the database while writing {summary.source}: {exc}") from exc
         return summary
 
     def import_elements(self, importer: str, source: str, elements: Iterable[Element | Relation],
@@ -177,6 +192,61 @@ class GraphStore:
         with self.import_run(importer, source) as summary:
             self.write(summary, elements, relations, progress=progress)
         return summary
+
+    def import_units(self, importer: str, units: Iterable[tuple[str, Iterable[Element | Relation]]]
+                     ) -> list[ImportSummary]:
+        """Import many small units, each its own import run, sharing chunked transactions.
+
+        For sources made of many small pieces (one Kubernetes object, one OpenLineage run): each
+        unit still gets its own ``ImportRun`` (so a later run of the same source supersedes it and
+        ``imports remove`` undoes it alone), but their rows travel together, a chunk at a time,
+        instead of three transactions per unit. All units of a chunk commit together; when a
+        chunk fails, every run in it ends ``failed`` and the error names the first unit's
+        source. Returns the summaries in the order of ``units``.
+        """
+        summaries: dict[str, ImportSummary] = {}
+        pending: list[tuple[ImportSummary, list[Element | Relation]]] = []
+        pending_rows = 0
+
+        def committed(run: str, nodes: Counts, rels: Counts) -> None:
+            summaries[run].nodes.merge(nodes)
+            summaries[run].relationships.merge(rels)
+
+        writer = ChunkedWriter(self.driver, self.database, limits=self.chunk_limits, on_chunk=committed)
+
+        def flush() -> None:
+            nonlocal pending, pending_rows
+            if not pending:
+                return
+            batch, pending, pending_rows = pending, [], 0
+            start_runs(self, [s for s, _ in batch])
+            try:
+                with _write_errors(batch[0][0].source):
+                    for summary, items in batch:
+                        for item in items:
+                            writer.add(item, run=summary.run_id, source=summary.source_key)
+                    writer.flush()
+            except BaseException as exc:
+                for summary, _ in batch:
+                    summary.status, summary.error = "failed", str(exc)[:2000] or type(exc).__name__
+                finish_runs(self, [s for s, _ in batch])
+                raise
+            for summary, _ in batch:
+                summary.status = "ok"
+            finish_runs(self, [s for s, _ in batch])
+
+        order: list[str] = []
+        for source, items in units:
+            summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
+            summaries[summary.run_id] = summary
+            order.append(summary.run_id)
+            rows = list(items)
+            pending.append((summary, rows))
+            pending_rows += len(rows)
+            if pending_rows >= self.chunk_limits.rows:
+                flush()
+        flush()
+        return [summaries[run] for run in order]
 
     def import_runs(self, limit: int = 100) -> list[dict[str, Any]]:
         return self.read(

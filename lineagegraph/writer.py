@@ -43,17 +43,19 @@ __all__ = ["ChunkLimits", "ChunkedWriter", "Counts"]
 
 KIND_LABELS = [kind.value for kind in ElementKind]
 
-# Records that $run (reading $source) asserted element `{v}`. `import_sources` and `import_runs`
-# are aligned lists: one entry per source, holding the newest run of that source, so a daily cron
-# re-import replaces its own entry instead of growing the lists. Nothing is written when the entry
-# is already this run (an element mentioned twice in one import). No APOC needed.
-_TOUCH = """FOREACH (_ IN CASE WHEN $run IN coalesce({v}.import_runs, []) THEN [] ELSE [1] END |
-  SET {v}.import_runs = CASE WHEN $source IN coalesce({v}.import_sources, [])
+# Records that row.run (reading row.source) asserted element `{v}`. Run and source travel in each
+# row, so one statement can carry the rows of many small import runs (see ChunkedWriter.add).
+# `import_sources` and `import_runs` are aligned lists: one entry per source, holding the newest
+# run of that source, so a daily cron re-import replaces its own entry instead of growing the
+# lists. Nothing is written when the entry is already this run (an element mentioned twice in one
+# import). No APOC needed.
+_TOUCH = """FOREACH (_ IN CASE WHEN row.run IN coalesce({v}.import_runs, []) THEN [] ELSE [1] END |
+  SET {v}.import_runs = CASE WHEN row.source IN coalesce({v}.import_sources, [])
         THEN [i IN range(0, size({v}.import_sources) - 1) |
-              CASE WHEN {v}.import_sources[i] = $source THEN $run ELSE {v}.import_runs[i] END]
-        ELSE coalesce({v}.import_runs, []) + $run END)
-FOREACH (_ IN CASE WHEN $source IN coalesce({v}.import_sources, []) THEN [] ELSE [1] END |
-  SET {v}.import_sources = coalesce({v}.import_sources, []) + $source)
+              CASE WHEN {v}.import_sources[i] = row.source THEN row.run ELSE {v}.import_runs[i] END]
+        ELSE coalesce({v}.import_runs, []) + row.run END)
+FOREACH (_ IN CASE WHEN row.source IN coalesce({v}.import_sources, []) THEN [] ELSE [1] END |
+  SET {v}.import_sources = coalesce({v}.import_sources, []) + row.source)
 """
 
 # True when row.props would change `{v}`: compared key by key, without copying the property map.
@@ -61,15 +63,15 @@ _CHANGES = "any(k IN keys(row.props) WHERE {v}[k] IS NULL OR {v}[k] <> row.props
 
 # Made by this run: created by this statement, or a stub this run made earlier (a relation named
 # the element before its declaration arrived in a later batch) that no other source asserts.
-_CREATED = ("{v}.created_by = $run AND "
-            "({v}.import_runs IS NULL OR (coalesce({v}.stub, false) AND {v}.import_runs = [$run]))")
+_CREATED = ("{v}.created_by = row.run AND "
+            "({v}.import_runs IS NULL OR (coalesce({v}.stub, false) AND {v}.import_runs = [row.run]))")
 
 # The kind labels a node has other than `kind` (a parameter): non-empty means a conflict.
 _OTHER_KINDS = "[l IN labels({v}) WHERE l IN $kinds AND l <> {kind}]"
 
 
 # Who else asserts `{v}` (for a conflict message; this source has already touched it).
-_OTHERS = "[s IN coalesce({v}.import_sources, []) WHERE s <> $source]"
+_OTHERS = "[s IN coalesce({v}.import_sources, []) WHERE s <> row.source]"
 
 
 def _others(query: str) -> str:
@@ -95,7 +97,7 @@ def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
     return _others(f"""
 UNWIND $rows AS row
 MERGE (n:Element {{id: row.id}})
-  ON CREATE SET n.created_by = $run
+  ON CREATE SET n.created_by = row.run
 WITH n, row, {_OTHER_KINDS.replace("{v}", "n").replace("{kind}", "$kind")} AS other,
      {_CREATED.replace("{v}", "n")} AS created
 WITH n, row, other, created, NOT created AND (coalesce(n.stub, false) OR {_changes("n")}) AS updated
@@ -103,7 +105,8 @@ FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END | SET n += row.p
 SET n:{labels}
 REMOVE n.stub
 {_touch("n")}
-RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
+RETURN row.run AS run,
+       sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
        sum(CASE WHEN updated THEN 1 ELSE 0 END) AS updated,
        count(*) AS total,
        collect(CASE WHEN other <> [] THEN [row.id, other[0], $kind, _OTHERS_n] END)[..5] AS conflicts
@@ -113,7 +116,7 @@ RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
 def _endpoint(var: str, key: str, kind: ElementKind | None) -> str:
     label = f", {var}:{kind.value}" if kind else ""
     return f"""MERGE ({var}:Element {{id: row.{key}}})
-  ON CREATE SET {var}.stub = true, {var}.created_by = $run{label}
+  ON CREATE SET {var}.stub = true, {var}.created_by = row.run{label}
 {_touch(var)}"""
 
 
@@ -138,15 +141,16 @@ WITH a, row
 {_endpoint("b", "end", end)}
 WITH a, b, row
 MERGE (a)-[r:{rel_type.value} {{key: row.key}}]->(b)
-  ON CREATE SET r.created_by = $run
-WITH a, b, r, row, r.created_by = $run AND r.import_runs IS NULL AS created,
+  ON CREATE SET r.created_by = row.run
+WITH a, b, r, row, r.created_by = row.run AND r.import_runs IS NULL AS created,
      CASE WHEN {_wrong_end("a", start)} THEN [a.id, [l IN labels(a) WHERE l IN $kinds][0], '{start_label}', _OTHERS_a]
           WHEN {_wrong_end("b", end)} THEN [b.id, [l IN labels(b) WHERE l IN $kinds][0], '{end_label}', _OTHERS_b]
      END AS conflict
 WITH r, row, created, conflict, NOT created AND {_changes("r")} AS updated
 FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END | SET r += row.props)
 {_touch("r")}
-RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
+RETURN row.run AS run,
+       sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
        sum(CASE WHEN updated THEN 1 ELSE 0 END) AS updated,
        count(*) AS total,
        collect(conflict)[..5] AS conflicts
@@ -156,17 +160,18 @@ RETURN sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
 # What a chunk's transaction records besides the graph: the run's running counts and heartbeat,
 # and the ids it touched (for `imports remove` in time proportional to the run).
 _RUN_PROGRESS = """
-MATCH (r:ImportRun {id: $run})
-SET r.nodes_created = coalesce(r.nodes_created, 0) + $nc,
-    r.nodes_updated = coalesce(r.nodes_updated, 0) + $nu,
-    r.nodes_unchanged = coalesce(r.nodes_unchanged, 0) + $nn,
-    r.relationships_created = coalesce(r.relationships_created, 0) + $rc,
-    r.relationships_updated = coalesce(r.relationships_updated, 0) + $ru,
-    r.relationships_unchanged = coalesce(r.relationships_unchanged, 0) + $rn,
+UNWIND $runs AS p
+MATCH (r:ImportRun {id: p.run})
+SET r.nodes_created = coalesce(r.nodes_created, 0) + p.nc,
+    r.nodes_updated = coalesce(r.nodes_updated, 0) + p.nu,
+    r.nodes_unchanged = coalesce(r.nodes_unchanged, 0) + p.nn,
+    r.relationships_created = coalesce(r.relationships_created, 0) + p.rc,
+    r.relationships_updated = coalesce(r.relationships_updated, 0) + p.ru,
+    r.relationships_unchanged = coalesce(r.relationships_unchanged, 0) + p.rn,
     r.chunks = coalesce(r.chunks, 0) + 1,
     r.heartbeat_at = $now
-CREATE (:ImportBatch {run: $run, seq: coalesce(r.chunks, 0), node_ids: $node_ids,
-                      rel_types: $rel_types, rel_starts: $rel_starts, rel_ends: $rel_ends, rel_keys: $rel_keys})
+CREATE (:ImportBatch {run: p.run, seq: coalesce(r.chunks, 0), node_ids: p.node_ids, rel_types: p.rel_types,
+                      rel_starts: p.rel_starts, rel_ends: p.rel_ends, rel_keys: p.rel_keys})
 """
 
 
@@ -241,22 +246,38 @@ class _Chunk:
 
 
 @dataclass
-class _ChunkResult:
+class _RunChunk:
+    """What one chunk did for one run: its counts and what it touched."""
+
     nodes: Counts = field(default_factory=Counts)
     relationships: Counts = field(default_factory=Counts)
+    node_ids: list[str] = field(default_factory=list)
+    rel_types: list[str] = field(default_factory=list)
+    rel_starts: list[str] = field(default_factory=list)
+    rel_ends: list[str] = field(default_factory=list)
+    rel_keys: list[str] = field(default_factory=list)
+
+    def row(self, run: str) -> dict[str, Any]:
+        n, r = self.nodes, self.relationships
+        return {"run": run, "nc": n.created, "nu": n.updated, "nn": n.unchanged, "rc": r.created,
+                "ru": r.updated, "rn": r.unchanged, "node_ids": self.node_ids, "rel_types": self.rel_types,
+                "rel_starts": self.rel_starts, "rel_ends": self.rel_ends, "rel_keys": self.rel_keys}
 
 
 class ChunkedWriter:
-    """Streams elements and relations for one import run into chunked transactions.
+    """Streams elements and relations into chunked transactions, recorded on their import runs.
 
-    ``on_chunk`` receives each committed chunk's counts (nodes, relationships); ``progress`` the
-    number of rows of each statement as it runs (inside the transaction, so a small unit that
-    fails in a progress callback still leaves nothing).
+    Each row names its run and source: by default the writer's own (one import run), or those
+    given to :meth:`add` (many small runs sharing chunks, see ``GraphStore.import_units``).
+    ``on_chunk`` receives, per run, each committed chunk's counts (run id, nodes, relationships);
+    ``progress`` the number of rows of each statement as it runs (inside the transaction, so a
+    small unit that fails in a progress callback still leaves nothing).
     """
 
-    def __init__(self, driver: neo4j.Driver, database: str, run_id: str, source_key: str, *,
+    def __init__(self, driver: neo4j.Driver, database: str, run_id: str | None = None,
+                 source_key: str | None = None, *,
                  limits: ChunkLimits | None = None,
-                 on_chunk: Callable[[Counts, Counts], None] | None = None,
+                 on_chunk: Callable[[str, Counts, Counts], None] | None = None,
                  progress: Callable[[int], None] | None = None):
         self._driver = driver
         self._database = database
@@ -267,18 +288,22 @@ class ChunkedWriter:
         self._progress = progress
         self._chunk = _Chunk()
 
-    def add(self, item: Element | Relation) -> None:
+    def add(self, item: Element | Relation, *, run: str | None = None, source: str | None = None) -> None:
+        run, source = run or self._run, source or self._source
+        if run is None or source is None:
+            raise ValueError("every row needs an import run and its source key")
         chunk = self._chunk
         if isinstance(item, Element):
             _check_indexed(item)
             props = item.properties()
-            chunk.nodes[(item.kind, tuple(sorted(item.extra_labels)))].append({"id": item.id, "props": props})
+            chunk.nodes[(item.kind, tuple(sorted(item.extra_labels)))].append(
+                {"id": item.id, "props": props, "run": run, "source": source})
             chunk.bytes += _row_bytes(item.id, props)
         elif isinstance(item, Relation):
             props = item.properties()
             key = item.key()
             chunk.relations[type(item)].append(
-                {"start": item.start, "end": item.end, "key": key, "props": props})
+                {"start": item.start, "end": item.end, "key": key, "props": props, "run": run, "source": source})
             chunk.bytes += _row_bytes(item.start + item.end + key, props)
         else:
             raise TypeError(f"not an Element or a Relation: {type(item).__name__}")
@@ -299,42 +324,39 @@ class ChunkedWriter:
         with self._driver.session(database=self._database) as session:
             result = session.execute_write(self._write_chunk, chunk)
         if self._on_chunk:
-            self._on_chunk(result.nodes, result.relationships)
+            for run, done in result.items():
+                self._on_chunk(run, done.nodes, done.relationships)
 
-    def _statement(self, tx: ManagedTransaction, query: str, rows: list[dict[str, Any]], counts: Counts,
-                   **params: Any) -> None:
+    def _statement(self, tx: ManagedTransaction, query: str, rows: list[dict[str, Any]],
+                   result: dict[str, _RunChunk], relationships: bool, **params: Any) -> None:
         batch_size = self._limits.batch
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
-            record = tx.run(query, rows=batch, run=self._run, source=self._source, kinds=KIND_LABELS,
-                            **params).single(strict=True)
-            if record["conflicts"]:
-                raise KindConflictError.from_rows(record["conflicts"])
-            counts.add(record["created"], record["updated"], record["total"])
+            for record in tx.run(query, rows=batch, kinds=KIND_LABELS, **params):
+                if record["conflicts"]:
+                    raise KindConflictError.from_rows(record["conflicts"])
+                done = result.setdefault(record["run"], _RunChunk())
+                (done.relationships if relationships else done.nodes).add(
+                    record["created"], record["updated"], record["total"])
             if self._progress:
                 self._progress(len(batch))
 
-    def _write_chunk(self, tx: ManagedTransaction, chunk: _Chunk) -> _ChunkResult:
-        result = _ChunkResult()  # a retried transaction starts from zero again
-        node_ids: list[str] = []
+    def _write_chunk(self, tx: ManagedTransaction, chunk: _Chunk) -> dict[str, _RunChunk]:
+        result: dict[str, _RunChunk] = {}  # a retried transaction starts from zero again
         for (kind, extra), rows in chunk.nodes.items():
-            self._statement(tx, _node_query(kind, extra), rows, result.nodes, kind=kind.value)
-            node_ids.extend(row["id"] for row in rows)
-        rel_types: list[str] = []
-        rel_starts: list[str] = []
-        rel_ends: list[str] = []
-        rel_keys: list[str] = []
+            self._statement(tx, _node_query(kind, extra), rows, result, False, kind=kind.value)
+            for row in rows:
+                result[row["run"]].node_ids.append(row["id"])
         for cls, rows in chunk.relations.items():
-            self._statement(tx, _relation_query(cls.type, cls.start_kind, cls.end_kind), rows, result.relationships)
-            rel_types.extend(cls.type.value for _ in rows)
-            rel_starts.extend(row["start"] for row in rows)
-            rel_ends.extend(row["end"] for row in rows)
-            rel_keys.extend(row["key"] for row in rows)
-        n, r = result.nodes, result.relationships
-        tx.run(_RUN_PROGRESS, run=self._run, now=datetime.now(UTC),
-               nc=n.created, nu=n.updated, nn=n.unchanged, rc=r.created, ru=r.updated, rn=r.unchanged,
-               node_ids=node_ids, rel_types=rel_types, rel_starts=rel_starts, rel_ends=rel_ends,
-               rel_keys=rel_keys).consume()
+            self._statement(tx, _relation_query(cls.type, cls.start_kind, cls.end_kind), rows, result, True)
+            for row in rows:
+                done = result[row["run"]]
+                done.rel_types.append(cls.type.value)
+                done.rel_starts.append(row["start"])
+                done.rel_ends.append(row["end"])
+                done.rel_keys.append(row["key"])
+        tx.run(_RUN_PROGRESS, runs=[done.row(run) for run, done in result.items()],
+               now=datetime.now(UTC)).consume()
         return result
 
 

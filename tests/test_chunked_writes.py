@@ -196,3 +196,38 @@ def test_imports_reconcile_command(store: GraphStore, cli_env: dict[str, str]) -
     again = subprocess.run([sys.executable, "-m", "lineagegraph", "imports", "reconcile"], env=cli_env,
                            capture_output=True, text=True, timeout=120, check=True)
     assert again.stdout.strip() == "no stale runs"
+
+
+def test_many_small_units_share_chunks_but_keep_their_own_runs(tiny: GraphStore) -> None:
+    def unit(i: int) -> tuple[str, list[Element | Relation]]:
+        return f"object-{i}", [Activity(id=f"job{i}"), Entity(id="shared-input"), Entity(id=f"out{i}"),
+                               Used(activity=f"job{i}", entity="shared-input")]
+
+    summaries = tiny.import_units("test-units", (unit(i) for i in range(5)))
+    assert [s.source for s in summaries] == [f"object-{i}" for i in range(5)]
+    assert all(s.status == "ok" for s in summaries)
+    assert [s.nodes.created for s in summaries] == [3, 2, 2, 2, 2]  # the shared input is made once
+    runs = {r["run"]["source"]: r["run"] for r in tiny.import_runs()}
+    assert {k: (v["status"], v["nodes_created"], v["relationships_created"]) for k, v in runs.items()} == {
+        "object-0": ("ok", 3, 1), **{f"object-{i}": ("ok", 2, 1) for i in range(1, 5)}}
+    assert tiny.read("MATCH (n:Element {id: 'shared-input'}) RETURN size(n.import_sources) AS s")[0]["s"] == 5
+
+    # Undo one unit: only what it alone asserted goes.
+    tiny.remove_import_run(summaries[2].run_id)
+    ids = set(tiny.read("MATCH (n:Element) RETURN collect(n.id) AS ids")[0]["ids"])
+    assert "job2" not in ids and "out2" not in ids and {"job1", "shared-input", "out4"} <= ids
+
+    # A re-run of the same sources supersedes each unit's own entry.
+    again = tiny.import_units("test-units", (unit(i) for i in range(5)))
+    assert [s.nodes.created for s in again] == [0, 0, 2, 0, 0]
+    assert tiny.read("MATCH (n:Element {id: 'shared-input'}) RETURN size(n.import_runs) AS s")[0]["s"] == 5
+
+
+def test_a_failing_chunk_of_units_fails_its_runs(store: GraphStore) -> None:
+    store.import_elements("test", "agents", [Agent(id="alice")])
+    units = [("good", [Entity(id="fine")]), ("bad", [Activity(id="job"), Used(activity="job", entity="alice")])]
+    with pytest.raises(KindConflictError):
+        store.import_units("test-units", units)
+    statuses = {r["run"]["source"]: r["run"]["status"] for r in store.import_runs()}
+    assert statuses == {"agents": "ok", "good": "failed", "bad": "failed"}
+    assert store.read("MATCH (n:Element {id: 'fine'}) RETURN count(n) AS c")[0]["c"] == 0

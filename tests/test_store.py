@@ -218,12 +218,12 @@ def test_unchanged_reimport_writes_only_run_ids(store: GraphStore) -> None:
 
     entities = [Entity(id=f"e{i}", label=f"dataset {i}", attributes={"rows": i}) for i in range(50)]
     first = store.import_elements("test", "doc", entities, [])
-    rows = [{"id": e.id, "props": e.properties()} for e in entities]
+    rows = [{"id": e.id, "props": e.properties(), "run": "run-second", "source": "test:doc"} for e in entities]
 
     def properties_set(rows: list[dict[str, object]]) -> int:
         with store.driver.session(database=store.database) as session:
-            result = session.run(_node_query(ElementKind.ENTITY, ()), rows=rows, run="run-second",
-                                 source="test:doc", kinds=KIND_LABELS, kind="Entity")
+            result = session.run(_node_query(ElementKind.ENTITY, ()), rows=rows, kinds=KIND_LABELS,
+                                 kind="Entity")
             return int(result.consume().counters.properties_set)
 
     # A second run of the same source: the run id of each node is replaced, nothing else.
