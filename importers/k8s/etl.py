@@ -25,7 +25,6 @@ import hashlib
 import importlib
 import json
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -200,9 +199,8 @@ class K8sEtl:
 
     def __init__(self, store: GraphStore, *, rawstore: RawStore | None = None,
                  extractors: Iterable[Extractor] = (), builtins: bool = True,
-                 conventions: Conventions | None = None, workers: int = 1):
+                 conventions: Conventions | None = None):
         self.store = store
-        self.workers = max(1, workers)
         self.rawstore = rawstore or RawStore(store)
         self.extractors: list[Extractor] = list(extractors) + (list(BUILTIN_EXTRACTORS) if builtins else [])
         self.conventions = conventions or Conventions()
@@ -290,35 +288,42 @@ class K8sEtl:
                 pending.append((obj, elements, relations, fingerprint))
         self._mark(marks)
 
-        def write(item: tuple[StoredObject, list[Element], list[Relation], str]) -> tuple[int, int, str | None]:
+        def write_one(item: tuple[StoredObject, list[Element], list[Relation], str]) -> str | None:
             obj, elements, relations, _ = item
-            source = f"k8s:{obj.uid}"
-            written = 0
-            if elements or relations:
-                try:
-                    self.store.import_elements(IMPORTER, source, elements, relations)
-                except InputError as exc:
-                    return 0, 0, f"{obj.ref} (uid {obj.uid}): {exc}"
-                written = 1
+            try:
+                self.store.import_elements(IMPORTER, f"k8s:{obj.uid}", elements, relations)
+            except InputError as exc:
+                return f"{obj.ref} (uid {obj.uid}): {exc}"
+            return None
+
+        # Each object is its own small import run, so that a later derivation of that object
+        # supersedes it alone; the runs share chunked transactions (GraphStore.import_units)
+        # instead of costing three commits each. When a chunk is refused, the objects are written
+        # one by one, so that the error names the object at fault and the others still land.
+        writable = [item for item in pending if item[1] or item[2]]
+        errors: dict[str, str] = {}
+        try:
+            self.store.import_units(IMPORTER, ((f"k8s:{obj.uid}", [*elements, *relations])
+                                               for obj, elements, relations, _ in writable))
+        except InputError:
+            for item in writable:
+                error = write_one(item)
+                if error:
+                    errors[item[0].uid] = error
+        written = {item[0].uid for item in writable} - set(errors)
+        for obj, _elements, _relations, fingerprint in pending:
+            if obj.uid in errors:
+                counts.errors.append(errors[obj.uid])
+                continue
             # The older runs of this source now assert only what the new derivation dropped.
-            old = old_runs.get(source, [])
+            old = old_runs.get(f"k8s:{obj.uid}", [])
             for run in old:
                 self.store.remove_import_run(run)
-            return (written or int(bool(old))), len(old), None
-
-        # Each object is its own small import run. `workers` > 1 writes several at once (MERGE makes
-        # concurrent writers converge, deadlocks are retried); on this 2-core machine 4 workers
-        # gained nothing (the runs share agent and location nodes), hence the default of 1.
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for item, (written, removed, error) in zip(pending, pool.map(write, pending), strict=True):
-                if error:
-                    counts.errors.append(error)
-                    continue
-                counts.written += written
-                counts.removed_runs += removed
-                marks.append({"uid": item[0].uid, "version": item[0].latest_version, "fingerprint": item[3]})
-                if len(marks) >= 1000:
-                    self._mark(marks)
+            counts.written += int(obj.uid in written or bool(old))
+            counts.removed_runs += len(old)
+            marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": fingerprint})
+            if len(marks) >= 1000:
+                self._mark(marks)
         self._mark(marks)
         return counts
 
