@@ -20,6 +20,7 @@ import json
 import re
 import xml.parsers.expat
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
 from prov.model import ProvDocument
@@ -28,6 +29,7 @@ from rdflib import RDF, Dataset, URIRef
 
 from lineagegraph.errors import InputError
 from lineagegraph.importers.base import ImportUnit
+from lineagegraph.importers.provjson_stream import NotStreamable, stream_graph
 from lineagegraph.model import Element, ElementKind, Relation
 from lineagegraph.provcodec import IMPORT_FORMATS, document_to_graph, paused_gc, quiet_prov
 
@@ -349,26 +351,71 @@ def check_kinds(elements: list[Element], relations: list[Relation], source: str)
                                      f"{what}; PROV gives every identifier one kind", source=source)
 
 
+STREAM_ABOVE_BYTES = 16 * 1024 * 1024
+"""PROV-JSON files at least this big are streamed instead of parsed whole."""
+
+
+def _named_errors(records: Iterator[Element | Relation], source: str) -> Iterator[Element | Relation]:
+    """Pass ``records`` on; any parse or mapping failure becomes an InputError naming ``source``."""
+    try:
+        yield from records
+    except (InputError, NotStreamable):
+        raise
+    except Exception as exc:
+        raise InputError(_message(exc), source=source, location=_location(exc)) from exc
+
+
 class ProvImporter:
     """Reads PROV files; one :class:`ImportUnit` per file.
 
     ``fmt`` forces a format name from :data:`FORMATS` for every file. Warnings ``prov`` gives
     while reading a file (values it will reject in future versions, untranslatable RDF) are kept
     in :attr:`warnings` by source. ``max_input_bytes`` caps each file's size (default: the setting).
+
+    PROV-JSON files of ``stream_above`` bytes or more are streamed (see
+    :mod:`lineagegraph.importers.provjson_stream`): memory stays bounded whatever their size, so
+    ``max_input_bytes`` does not apply to them, and they are written chunk by chunk (a failure
+    half-way leaves a ``failed`` run that records exactly what it wrote; see docs/architecture.md).
     """
 
     name = "prov"
 
-    def __init__(self, fmt: str | None = None, *, max_input_bytes: int | None = None) -> None:
+    def __init__(self, fmt: str | None = None, *, max_input_bytes: int | None = None,
+                 stream_above: int = STREAM_ABOVE_BYTES) -> None:
         self.fmt = fmt
         self.max_input_bytes = max_input_bytes
+        self.stream_above = stream_above
         self.warnings: dict[str, list[str]] = {}
+
+    def _streamed(self, path: Path) -> Iterator[Element | Relation] | None:
+        """The graph of a large PROV-JSON file as a stream, or None to read the file whole."""
+        try:
+            if path.stat().st_size < self.stream_above:
+                return None
+            with path.open("rb") as stream:
+                head = stream.read(8192).decode("utf-8", errors="replace")
+        except OSError:
+            return None  # the whole-document path reports it
+        if detect_format(path, head, self.fmt)[0] != "json":
+            return None
+        records = _named_errors(stream_graph(path), str(path))
+        try:
+            first = next(records)  # the first pass runs here: syntax errors surface before any write
+        except StopIteration:
+            return iter(())
+        except NotStreamable:
+            return None
+        return chain([first], records)
 
     def units(self, source: str) -> Iterator[ImportUnit]:
         if self.max_input_bytes is None:
             from lineagegraph.settings import load_settings
 
             self.max_input_bytes = load_settings().max_input_bytes
+        streamed = self._streamed(Path(source))
+        if streamed is not None:
+            yield ImportUnit(source=source, records=streamed)
+            return
         notes: list[str] = []
         document = load_document(Path(source), self.fmt, notes, max_input_bytes=self.max_input_bytes)
         if notes:

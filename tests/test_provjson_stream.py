@@ -16,9 +16,15 @@ import prov
 import pytest
 from prov.model import ProvDocument
 
+from lineagegraph.errors import InputError
+from lineagegraph.export import select_import_run, to_prov_document
+from lineagegraph.importers.base import run_import
+from lineagegraph.importers.prov import ProvImporter
 from lineagegraph.importers.provjson_stream import NotStreamable, stream_graph
 from lineagegraph.model import Element, Relation
 from lineagegraph.provcodec import document_to_graph
+from lineagegraph.store import GraphStore
+from lineagegraph.writer import ChunkLimits
 
 PROV_TESTS = Path(prov.__file__).parent / "tests"
 SAMPLE = Path(__file__).resolve().parent.parent / "lineagegraph" / "samples" / "ml-train-v1.json"
@@ -87,3 +93,32 @@ def test_records_about_one_id_in_different_chunks_still_make_one_node(tmp_path: 
     assert canonical(streamed) == canonical(whole(path) or [])
     [node_a] = [i for i in streamed if isinstance(i, Element) and i.id == "https://example.org/a"]
     assert node_a.properties().get("prov_partial"), "the one-ended generation stays on its entity"
+
+
+@pytest.mark.integration
+def test_a_streamed_import_exports_the_same_document(store: GraphStore) -> None:
+    """Through the importer, in chunks of 4 rows: the run exports exactly the document prov reads."""
+    store.chunk_limits = ChunkLimits(rows=4, batch=2)
+    try:
+        outcome = run_import(store, ProvImporter(stream_above=0), [str(SAMPLE)])
+    finally:
+        store.chunk_limits = ChunkLimits()
+    assert not outcome.errors
+    [summary] = outcome.summaries
+    assert store.read("MATCH (r:ImportRun {id: $id}) RETURN r.chunks AS c", id=summary.run_id)[0]["c"] > 1
+    exported = to_prov_document(select_import_run(store, summary.run_id))
+    original = ProvDocument.deserialize(str(SAMPLE), format="json")
+    assert exported == original and original == exported
+
+
+@pytest.mark.integration
+def test_a_truncated_streamed_file_is_refused_before_anything_is_written(store: GraphStore,
+                                                                        tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text(SAMPLE.read_text()[:-200])
+    outcome = run_import(store, ProvImporter(stream_above=0), [str(broken), str(SAMPLE)])
+    [error] = outcome.errors
+    assert error.source == str(broken) and isinstance(error, InputError)
+    assert [s.source for s in outcome.summaries] == [str(SAMPLE)]
+    statuses = {r["run"]["source"]: r["run"]["status"] for r in store.import_runs()}
+    assert statuses == {str(SAMPLE): "ok"}, "the broken file never started a run"
