@@ -29,6 +29,7 @@ URN_PREFIX = "urn:lineagegraph"
 # Scheme aliases that name the same store (``s3a://`` and ``s3n://`` are Hadoop's names for S3).
 _SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3", "gcs": "gs"}
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _SAFE_PART = re.compile(r"[^A-Za-z0-9._~\-]")
 
 
@@ -38,22 +39,27 @@ def location_id(uri: str, *, base: str | None = None) -> str:
     * Scheme and host are lower-cased, Hadoop aliases folded (``s3a://`` -> ``s3://``).
     * A plain path becomes an absolute ``file://`` URI (relative to ``base``, else the working
       directory); ``file:`` URIs are made absolute the same way.
-    * Credentials in the authority are dropped (``user:pw@host`` -> ``host``): they are never
-      identity and must never reach a node id.
+    * A password in the authority is dropped (``user:pw@host`` -> ``user@host``): it is never
+      identity and must never reach a node id. A user name stays: in ``abfss://container@account``
+      it names the container.
+    * A URI without an authority (``bigquery:project.dataset.table``) keeps its scheme and path.
     * Dot segments and duplicate slashes in the path are removed; a trailing slash is kept only
       for the root (``gs://bucket/data/`` and ``gs://bucket/data`` are one prefix).
     """
     text = uri.strip()
     if not text:
         raise ValueError("an empty string is not a location")
-    if "://" not in text and not text.startswith("file:"):
+    if _WINDOWS_DRIVE.match(text) or not _SCHEME.match(text):
         return _file_uri(text, base)
     parts = urlsplit(text)
     scheme = _SCHEME_ALIASES.get(parts.scheme.lower(), parts.scheme.lower())
     if scheme == "file":
         return _file_uri(unquote(parts.path), base)
-    host = parts.hostname or ""
-    netloc = host.lower()
+    if "//" not in text[len(parts.scheme) + 1:][:2]:  # no authority: an opaque name, kept as it is
+        return f"{scheme}:{parts.path}" + (f"?{parts.query}" if parts.query else "")
+    netloc = (parts.hostname or "").lower()
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
     if parts.port is not None:
         netloc += f":{parts.port}"
     path = _clean_path(parts.path)
