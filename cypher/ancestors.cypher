@@ -22,19 +22,28 @@
 // Neo4j Browser:
 //   :param {id: 'demo:model-v2', kinds: null, prov_type: null, text: null, since: null, until: null, as_of: null, limit: 500}
 MATCH (x:Element {id: $id})
-OPTIONAL MATCH (x)
-  (()-[r:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER]->(m)
-    WHERE $as_of IS NULL OR (
-      coalesce(CASE WHEN toString(r.time) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?' THEN datetime(toString(r.time)) END
-               <= datetime($as_of), true)
-      AND coalesce(CASE WHEN toString(coalesce(m.generated_at, m.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
-                        THEN datetime(toString(coalesce(m.generated_at, m.started_at))) END
-                   <= datetime($as_of), true))
-  ){1,10/*$depth*/}(n)
-WHERE $as_of IS NULL
-   OR coalesce(CASE WHEN toString(coalesce(x.generated_at, x.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
-                    THEN datetime(toString(coalesce(x.generated_at, x.started_at))) END
-               <= datetime($as_of), true)
+// Two walks, one of which runs. Without $as_of, a plain variable-length pattern whose end nodes are
+// made DISTINCT: Neo4j plans it as a pruning breadth-first expand that visits each node once. With
+// $as_of, every hop must pass the time test, which only a quantified path pattern can say.
+OPTIONAL CALL (x) {
+  WITH x WHERE $as_of IS NULL
+  MATCH (x)-[:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER*1..10/*$depth*/]->(n)
+  RETURN DISTINCT n
+UNION
+  WITH x WHERE $as_of IS NOT NULL
+    AND coalesce(CASE WHEN toString(coalesce(x.generated_at, x.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+                      THEN datetime(toString(coalesce(x.generated_at, x.started_at))) END
+                 <= datetime($as_of), true)
+  MATCH (x)
+    (()-[r:USED|WAS_GENERATED_BY|WAS_DERIVED_FROM|WAS_INFORMED_BY|WAS_STARTED_BY|WAS_ENDED_BY|HAD_MEMBER]->(m)
+      WHERE coalesce(CASE WHEN toString(r.time) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?' THEN datetime(toString(r.time)) END
+                     <= datetime($as_of), true)
+        AND coalesce(CASE WHEN toString(coalesce(m.generated_at, m.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
+                          THEN datetime(toString(coalesce(m.generated_at, m.started_at))) END
+                     <= datetime($as_of), true)
+    ){1,10/*$depth*/}(n)
+  RETURN DISTINCT n
+}
 WITH x, collect(DISTINCT n) AS walked
 // As of a time before $id existed, it has no lineage and no context.
 WITH x, [s IN [x] WHERE $as_of IS NULL
@@ -77,6 +86,8 @@ WITH x, [x] + kept AS nodes
 CALL (nodes) {
   UNWIND nodes AS a
   MATCH (a)-[r]->(b) WHERE b IN nodes
-  RETURN collect(r) AS relationships
+  RETURN collect({type: type(r), start: a.id, end: b.id, properties: properties(r)}) AS relationships
 }
-RETURN x AS focus, nodes, relationships
+// Maps, not node and relationship objects: the same data, and many times cheaper for a driver to
+// decode (Browser shows them as a table; `focus` stays a node).
+RETURN x AS focus, [n IN nodes | {id: n.id, labels: labels(n), properties: properties(n)}] AS nodes, relationships

@@ -1,6 +1,8 @@
 // subgraph: the elements with the given ids and every relationship among them.
 //
-// Used to join the two halves of a both-ways lineage; handy in Browser to draw a hand-picked set.
+// Used to join the two halves of a both-ways lineage; handy in Browser to list a hand-picked set.
+// Nodes and relationships come back as maps (`{id, labels, properties}` and
+// `{type, start, end, properties}`), which drivers decode many times faster than graph objects.
 //
 // Parameters:
 //   $ids        (required) list of element ids
@@ -11,7 +13,8 @@ MATCH (n:Element) WHERE n.id IN $ids
 WITH collect(n) AS nodes
 CALL (nodes) {
   UNWIND nodes AS a
-  MATCH (a)-[r]->(b) WHERE b IN nodes
-  RETURN collect(r) AS relationships
+  // The ids are a parameter list, which Neo4j turns into a hash set for this test.
+  MATCH (a)-[r]->(b:Element) WHERE b.id IN $ids
+  RETURN collect({type: type(r), start: a.id, end: b.id, properties: properties(r)}) AS relationships
 }
-RETURN nodes, relationships
+RETURN [n IN nodes | {id: n.id, labels: labels(n), properties: properties(n)}] AS nodes, relationships

@@ -66,31 +66,60 @@ def collect_ids(value: Any, ids: dict[str, str]) -> None:
             collect_ids(v, ids)
 
 
+# Property values of these types come from the driver as they are; only temporal and spatial values
+# need converting. Stored lists are homogeneous in Neo4j, so their first item tells for all of them.
+# Checking exact types keeps decoding a large subgraph from costing a recursive call per value.
+_PLAIN: frozenset[type] = frozenset({str, int, float, bool, type(None)})
+
+
+def _properties(props: Mapping[str, Any], skip: str = "") -> dict[str, Any]:
+    out = dict(props)
+    out.pop(skip, None)
+    for key, value in out.items():
+        kind = type(value)
+        if kind in _PLAIN or (kind is list and (not value or type(value[0]) in _PLAIN)):
+            continue
+        out[key] = native(value, {})  # replaces a value, not a key: safe while iterating
+    return out
+
+
 def node_from(data: Mapping[str, Any]) -> GraphNode:
-    """A :class:`GraphNode` from a converted node dict (the ``id`` property becomes the node id)."""
-    props = {k: v for k, v in data["properties"].items() if k != "id"}
-    return GraphNode(id=str(data["id"]), labels=list(data["labels"]), properties=props)
+    """A :class:`GraphNode` from a node dict ``{id, labels, properties}``.
+
+    The dict is what :func:`native` makes of a node, or the same map returned by a template; the
+    ``id`` property becomes the node id and labels are sorted either way.
+    """
+    return GraphNode(
+        id=str(data["id"]), labels=sorted(data["labels"]), properties=_properties(data["properties"], "id")
+    )
 
 
 def rel_from(data: Mapping[str, Any]) -> GraphRelationship:
-    """A :class:`GraphRelationship` from a converted relationship dict."""
+    """A :class:`GraphRelationship` from a relationship dict ``{type, start, end, properties}``."""
     return GraphRelationship(
         start=str(data["start"]),
         end=str(data["end"]),
         type=data["type"],
-        properties=dict(data["properties"]),
+        properties=_properties(data["properties"]),
     )
 
 
 def subgraph_from(
     nodes: Iterable[Mapping[str, Any]], rels: Iterable[Mapping[str, Any]], focus: list[str]
 ) -> Subgraph:
-    """A :class:`Subgraph` with duplicate nodes and relationships (same ends, type and key) dropped."""
+    """A :class:`Subgraph` with duplicate nodes and relationships (same ends, type and key) dropped.
+
+    ``nodes`` and ``rels`` are dicts as :func:`node_from` and :func:`rel_from` take them, either
+    converted by :func:`native` or straight from the driver.
+    """
     seen: dict[str, GraphNode] = {}
     for data in nodes:
-        seen.setdefault(str(data["id"]), node_from(data))
+        node_id = str(data["id"])
+        if node_id not in seen:
+            seen[node_id] = node_from(data)
     unique: dict[tuple[str, str, str, str], GraphRelationship] = {}
     for data in rels:
-        rel = rel_from(data)
-        unique.setdefault((rel.start, rel.type, rel.end, str(rel.properties.get("key", ""))), rel)
+        key = (str(data["start"]), data["type"], str(data["end"]), str(data["properties"].get("key", "")))
+        if key not in unique:
+            unique[key] = rel_from(data)
     return Subgraph(nodes=list(seen.values()), relationships=list(unique.values()), focus=focus)

@@ -41,24 +41,35 @@ class TemplateRunner:
         """Run the shipped template ``name`` (``cypher/NAME.cypher``)."""
         return self._run(templates.load(name), params)
 
-    def _run(self, template: templates.Template, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def run_named_raw(self, name: str, **params: Any) -> list[neo4j.Record]:
+        """Like :meth:`run_named`, but the driver's records as they come, without conversion.
+
+        For templates that already return plain maps and lists, where converting every value
+        again would cost more than the query (see :func:`~lineagegraph.queries.records.subgraph_from`).
+        """
+        return self._records(templates.load(name), params)
+
+    def _records(self, template: templates.Template, params: Mapping[str, Any]) -> list[neo4j.Record]:
         missing = sorted(name for name in template.required if params.get(name) is None)
         if missing:
             raise QueryError(f"template {template.name!r} needs parameter(s): {', '.join(missing)}")
         bounds = {name: params[name] for name in template.bounds if params.get(name) is not None}
         query = template.render(**bounds)
         values = {name: params.get(name) for name in template.parameters} | dict(params)
-        # The driver's record.data() (what GraphStore.read returns) drops node labels, which
-        # every result here needs, so records are converted by `native` instead.
         with self.store.driver.session(
             database=self.store.database,
             default_access_mode=neo4j.READ_ACCESS,
             notifications_min_severity="OFF",
         ) as session:
             try:
-                records = session.execute_read(lambda tx: list(tx.run(query, values)))
+                return session.execute_read(lambda tx: list(tx.run(query, values)))
             except neo4j.exceptions.ClientError as exc:
                 raise QueryError(f"template {template.name!r} failed: {exc.message}") from exc
+
+    def _run(self, template: templates.Template, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        # The driver's record.data() (what GraphStore.read returns) drops node labels, which
+        # every result here needs, so records are converted by `native` instead.
+        records = self._records(template, params)
         ids: dict[str, str] = {}
         for record in records:
             collect_ids(list(record.values()), ids)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from lineagegraph import templates
+from lineagegraph.errors import NotFoundError
 from lineagegraph.model import ElementKind, RelationType
 from lineagegraph.queries.args import kinds_param, limit_param, time_param
 from lineagegraph.queries.records import subgraph_from
@@ -59,8 +60,7 @@ def walk(
 ) -> Subgraph:
     """Run the walk template ``name`` (ancestors or descendants) from ``id`` with its filters."""
     templates.validate_bound("depth", depth)
-    runner.store.require_ids(id)
-    rows = runner.run_named(
+    records = runner.run_named_raw(
         name,
         id=id,
         depth=depth,
@@ -72,17 +72,20 @@ def walk(
         as_of=time_param("as_of", as_of),
         limit=limit_param(limit),
     )
-    row = rows[0]
-    return subgraph_from(row["nodes"], row["relationships"], [id])
+    if not records:
+        # The template anchors on the element, so no row means no element: say which.
+        runner.store.require_ids(id)
+        raise NotFoundError(f"not in the graph: {id!r}")  # pragma: no cover - created since
+    # The templates return plain maps (see their last lines), decoded here without `native`.
+    return subgraph_from(records[0]["nodes"], records[0]["relationships"], [id])
 
 
 def joined_lineage(runner: TemplateRunner, id: str, up: Subgraph, down: Subgraph) -> Subgraph:
     """Ancestors and descendants of ``id`` as one subgraph, upstream nodes first."""
     ids = list(dict.fromkeys([n.id for n in up.nodes] + [n.id for n in down.nodes]))
     # Edges between an upstream and a downstream node belong to neither half.
-    row = runner.run_named("subgraph", ids=ids)[0]
+    row = runner.run_named_raw("subgraph", ids=ids)[0]
     joined = subgraph_from(row["nodes"], row["relationships"], [id])
     order = {node_id: i for i, node_id in enumerate(ids)}
     joined.nodes.sort(key=lambda n: order[n.id])
     return joined
-
