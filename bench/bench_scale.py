@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, LiteralString, cast
@@ -36,10 +37,12 @@ from _server import REPO, add_server_arguments, empty_graph
 from lineagegraph import templates
 from lineagegraph.model import Activity, Agent, Element, Entity, Relation, Used, WasAssociatedWith, WasGeneratedBy
 from lineagegraph.queries import LineageGraph
-from lineagegraph.server import NEO4J_VERSION
+from lineagegraph.server import NEO4J_VERSION, LocalServer
+from lineagegraph.settings import Settings
 from lineagegraph.store import GraphStore
 
 NAIVE = "MATCH (x:Element {id: $id})-[*1..%d]->(m) RETURN DISTINCT m"
+NAIVE_DOWN = "MATCH (x:Element {id: $id})<-[*1..%d]-(m) RETURN DISTINCT m"
 
 
 def dag(elements: int, seed: int) -> Iterator[Element | Relation]:
@@ -80,14 +83,25 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": round(statistics.median(ordered) * 1000, 1), "p99_ms": round(p99 * 1000, 1)}
 
 
-def time_each(fn: Callable[[str], int], starts: list[str]) -> tuple[dict[str, float], int]:
-    fn(starts[0])  # planning, caches
-    samples, returned = [], 0
-    for ident in starts:
-        t0 = time.perf_counter()
-        returned += fn(ident)
-        samples.append(time.perf_counter() - t0)
-    return percentiles(samples), returned // len(starts)
+def time_each(fns: dict[str, Callable[[str], int]], starts: list[str], rounds: int) -> dict[str, dict[str, float]]:
+    """p50/p99 and mean nodes returned of each function over ``starts``, interleaved.
+
+    One warm-up pass (planning, page cache), then the functions take turns on every start, so a
+    burst of load on the shared machine hits them all alike instead of whichever ran then.
+    """
+    for fn in fns.values():
+        for ident in starts:
+            fn(ident)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    returned = dict.fromkeys(fns, 0)
+    for _ in range(rounds):
+        for ident in starts:
+            for name, fn in fns.items():
+                t0 = time.perf_counter()
+                returned[name] += fn(ident)
+                samples[name].append(time.perf_counter() - t0)
+    return {name: {**percentiles(samples[name]), "mean_nodes_returned": returned[name] // len(samples[name])}
+            for name in fns}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--starts", type=int, default=100)
     parser.add_argument("--depth", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=1, help="timed passes over the starts (after one warm-up pass)")
     parser.add_argument("--baseline-records", type=int, default=2_000)
+    parser.add_argument("--skip-import", action="store_true",
+                        help="reuse the graph a previous run left on the server (same --elements/--seed)")
     add_server_arguments(parser)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "scale.json")
     args = parser.parse_args(argv)
@@ -104,40 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "neo4j": NEO4J_VERSION,
                               "elements": args.elements, "seed": args.seed}
 
-    with empty_graph(args) as store:
-        records = sum(1 for _ in dag(args.elements, args.seed))
-        t0 = time.perf_counter()
-        first = store.import_elements("bench", "scale", dag(args.elements, args.seed))
-        took = time.perf_counter() - t0
-        result["import"] = {"records": records, "seconds": round(took, 1), "records_per_s": round(records / took),
-                            "peak_rss_mb": round(peak_rss_mb()), "nodes": first.nodes.total,
-                            "relationships": first.relationships.total}
-        print(f"import: {records:,} records in {took:.1f} s = {records / took:,.0f}/s, "
-              f"peak RSS {peak_rss_mb():.0f} MB", flush=True)
-
-        t0 = time.perf_counter()
-        store.import_elements("bench", "scale", dag(args.elements, args.seed))
-        again = time.perf_counter() - t0
-        result["reimport"] = {"seconds": round(again, 1), "records_per_s": round(records / again),
-                              "vs_first": round(took / again, 2)}
-        print(f"re-import (unchanged): {again:.1f} s = {records / again:,.0f}/s ({took / again:.2f}x first)",
-              flush=True)
-
-        baseline = list(dag(args.elements, args.seed))[: args.baseline_records]
-        t0 = time.perf_counter()
-        for i, item in enumerate(baseline):
-            store.import_elements("bench", f"baseline-{i}", [item])
-        per_record = time.perf_counter() - t0
-        result["baseline_one_tx_per_record"] = {"records": len(baseline),
-                                                "records_per_s": round(len(baseline) / per_record)}
-        result["import"]["vs_baseline"] = round((records / took) / (len(baseline) / per_record), 1)
-        print(f"baseline one transaction per record: {len(baseline) / per_record:,.0f}/s "
-              f"(import is {result['import']['vs_baseline']}x)", flush=True)
-
+    with (_loaded_graph(args) if args.skip_import else empty_graph(args)) as store:
+        if not args.skip_import:
+            _imports(store, args, result)
         rng = random.Random(args.seed + 1)
         last = store.read("MATCH (n:Entity) WHERE n.id STARTS WITH 'e' RETURN count(n) AS c")[0]["c"]
         starts = [f"e{rng.randrange(last // 2, last)}" for _ in range(args.starts)]
-        result["traversal"] = _traversals(store, starts, args.depth)
+        result["traversal"] = _traversals(store, starts, args.depth, "ancestors", args.rounds)
+        # Descendants from the middle of the graph, where the downstream within the depth is as big as upstream.
+        starts = [f"e{rng.randrange(last // 4, last // 2)}" for _ in range(args.starts)]
+        result["traversal_descendants"] = _traversals(store, starts, args.depth, "descendants", args.rounds)
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
@@ -145,16 +138,62 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _traversals(store: GraphStore, starts: list[str], depth: int) -> dict[str, Any]:
+@contextmanager
+def _loaded_graph(args: argparse.Namespace) -> Iterator[GraphStore]:
+    """The graph a previous run imported, on the benchmark server (started if needed, left as found)."""
+    server = LocalServer(args.home, args.port, heap_mb=4096, page_cache_mb=1024)
+    was_running = server.status().running
+    server.start(quiet=True)
+    try:
+        with GraphStore.connect(Settings(server_home=args.home, server_port=args.port), quiet=True) as store:
+            yield store
+    finally:
+        if not was_running:
+            server.stop()
+
+
+def _imports(store: GraphStore, args: argparse.Namespace, result: dict[str, Any]) -> None:
+    records = sum(1 for _ in dag(args.elements, args.seed))
+    t0 = time.perf_counter()
+    first = store.import_elements("bench", "scale", dag(args.elements, args.seed))
+    took = time.perf_counter() - t0
+    result["import"] = {"records": records, "seconds": round(took, 1), "records_per_s": round(records / took),
+                        "peak_rss_mb": round(peak_rss_mb()), "nodes": first.nodes.total,
+                        "relationships": first.relationships.total}
+    print(f"import: {records:,} records in {took:.1f} s = {records / took:,.0f}/s, "
+          f"peak RSS {peak_rss_mb():.0f} MB", flush=True)
+
+    t0 = time.perf_counter()
+    store.import_elements("bench", "scale", dag(args.elements, args.seed))
+    again = time.perf_counter() - t0
+    result["reimport"] = {"seconds": round(again, 1), "records_per_s": round(records / again),
+                          "vs_first": round(took / again, 2)}
+    print(f"re-import (unchanged): {again:.1f} s = {records / again:,.0f}/s ({took / again:.2f}x first)",
+          flush=True)
+
+    baseline = list(dag(args.elements, args.seed))[: args.baseline_records]
+    t0 = time.perf_counter()
+    for i, item in enumerate(baseline):
+        store.import_elements("bench", f"baseline-{i}", [item])
+    per_record = time.perf_counter() - t0
+    result["baseline_one_tx_per_record"] = {"records": len(baseline),
+                                            "records_per_s": round(len(baseline) / per_record)}
+    result["import"]["vs_baseline"] = round((records / took) / (len(baseline) / per_record), 1)
+    print(f"baseline one transaction per record: {len(baseline) / per_record:,.0f}/s "
+          f"(import is {result['import']['vs_baseline']}x)", flush=True)
+
+
+def _traversals(store: GraphStore, starts: list[str], depth: int, direction: str, rounds: int) -> dict[str, Any]:
     graph = LineageGraph(store)
-    template = templates.load("ancestors")
+    template = templates.load(direction)
     raw_text = cast(LiteralString, template.render(depth=depth))
+    naive_text = cast(LiteralString, (NAIVE if direction == "ancestors" else NAIVE_DOWN) % depth)
+    method = graph.ancestors if direction == "ancestors" else graph.descendants
     params = {"kinds": None, "prov_type": None, "text": None, "since": None, "until": None, "as_of": None,
               "limit": None}
 
     def naive(ident: str) -> int:
-        records, _, _ = store.driver.execute_query(cast(LiteralString, NAIVE % depth), id=ident,
-                                                   database_=store.database)
+        records, _, _ = store.driver.execute_query(naive_text, id=ident, database_=store.database)
         return len(records)
 
     def raw(ident: str) -> int:
@@ -162,14 +201,16 @@ def _traversals(store: GraphStore, starts: list[str], depth: int) -> dict[str, A
         return len(records[0]["nodes"]) - 1
 
     def api(ident: str) -> int:
-        return len(graph.ancestors(ident, depth=depth).nodes) - 1
+        return len(method(ident, depth=depth).nodes) - 1
 
-    out: dict[str, Any] = {"starts": len(starts), "depth": depth}
-    for name, fn in (("naive_distinct", naive), ("template_raw", raw), ("api", api)):
-        figures, returned = time_each(fn, starts)
-        out[name] = {**figures, "mean_nodes_returned": returned}
-        print(f"ancestors depth {depth}, {name}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
-              f"~{returned} nodes", flush=True)
+    out: dict[str, Any] = {"starts": len(starts), "depth": depth, "rounds": rounds}
+    out |= time_each({"naive_distinct": naive, "template_raw": raw, "api": api}, starts, rounds)
+    for name in ("naive_distinct", "template_raw", "api"):
+        figures = out[name]
+        print(f"{direction} depth {depth}, {name}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
+              f"~{figures['mean_nodes_returned']} nodes", flush=True)
+    print(f"{direction}: template/naive p50 {out['template_raw']['p50_ms'] / out['naive_distinct']['p50_ms']:.2f}, "
+          f"api/template p50 {out['api']['p50_ms'] / out['template_raw']['p50_ms']:.2f}", flush=True)
     return out
 
 
