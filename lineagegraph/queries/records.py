@@ -112,14 +112,23 @@ def subgraph_from(
     ``nodes`` and ``rels`` are dicts as :func:`node_from` and :func:`rel_from` take them, either
     converted by :func:`native` or straight from the driver.
     """
-    seen: dict[str, GraphNode] = {}
+    # Plain dicts validated in one call: pydantic builds the thousands of models of a large lineage
+    # in Rust, several times faster than one GraphNode(...) call per node.
+    seen: dict[str, dict[str, Any]] = {}
     for data in nodes:
         node_id = str(data["id"])
         if node_id not in seen:
-            seen[node_id] = node_from(data)
-    unique: dict[tuple[str, str, str, str], GraphRelationship] = {}
+            seen[node_id] = {
+                "id": node_id,
+                "labels": sorted(data["labels"]),
+                "properties": _properties(data["properties"], "id"),
+            }
+    unique: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for data in rels:
-        key = (str(data["start"]), data["type"], str(data["end"]), str(data["properties"].get("key", "")))
+        props = data["properties"]
+        key = (str(data["start"]), data["type"], str(data["end"]), str(props.get("key", "")))
         if key not in unique:
-            unique[key] = rel_from(data)
-    return Subgraph(nodes=list(seen.values()), relationships=list(unique.values()), focus=focus)
+            unique[key] = {"start": key[0], "type": key[1], "end": key[2], "properties": _properties(props)}
+    return Subgraph.model_validate(
+        {"nodes": list(seen.values()), "relationships": list(unique.values()), "focus": focus}
+    )
