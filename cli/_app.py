@@ -18,6 +18,7 @@ import neo4j.exceptions
 import typer
 
 from lineagegraph.errors import ConfigError
+from lineagegraph.importers.base import ImportOutcome
 from lineagegraph.settings import load_settings
 from lineagegraph.store import GraphStore
 
@@ -69,6 +70,25 @@ def open_store(*, quiet: bool = False, init: bool = True) -> Iterator[GraphStore
         yield store
     finally:
         store.close()
+
+
+def report_outcome(outcome: ImportOutcome, *, as_json: bool, quiet: bool,
+                   extra: dict[str, Any] | None = None) -> None:
+    """Print what an import did: a line per run (or one JSON document, with ``extra`` merged in),
+    every error on stderr; then exit with the worst error's code when there was one."""
+    if as_json:
+        print_json({
+            "imports": [s.as_dict() for s in outcome.summaries],
+            "errors": [{"source": e.source, "location": e.location, "message": str(e)} for e in outcome.errors],
+            **(extra or {}),
+        })
+    elif not quiet:
+        for summary in outcome.summaries:
+            typer.echo(summary.line())
+    for exc in outcome.errors:
+        print(f"lineagegraph: error: {exc}", file=sys.stderr)
+    if outcome.errors:
+        raise typer.Exit(max(e.exit_code for e in outcome.errors))
 
 
 def print_json(data: Any) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lineagegraph.cli._app import import_app, is_quiet, open_store, print_json
+from lineagegraph.cli._app import import_app, is_quiet, open_store, report_outcome
 from lineagegraph.importers.base import run_import
 from lineagegraph.importers.ctapipe import CtapipeImporter
 
@@ -26,15 +25,4 @@ def import_ctapipe(
     """
     with open_store(quiet=is_quiet(quiet)) as store:
         outcome = run_import(store, CtapipeImporter(), [str(f) for f in files])
-    if as_json:
-        print_json({
-            "imports": [s.as_dict() for s in outcome.summaries],
-            "errors": [{"source": e.source, "location": e.location, "message": str(e)} for e in outcome.errors],
-        })
-    elif not quiet:
-        for summary in outcome.summaries:
-            typer.echo(summary.line())
-    for exc in outcome.errors:
-        print(f"lineagegraph: error: {exc}", file=sys.stderr)
-    if outcome.errors:
-        raise typer.Exit(max(e.exit_code for e in outcome.errors))
+    report_outcome(outcome, as_json=as_json, quiet=quiet)

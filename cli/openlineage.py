@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lineagegraph.cli._app import app, import_app, is_quiet, open_store, print_json
+from lineagegraph.cli._app import app, import_app, is_quiet, open_store, print_json, report_outcome
 from lineagegraph.importers.base import run_import
 from lineagegraph.importers.openlineage import (
     OpenLineageImporter,
@@ -47,18 +47,7 @@ def import_openlineage(
         importer = OpenLineageImporter(known_versions=store_versions(store))
         outcome = run_import(store, importer, files)
         refresh_run_status(store, importer.run_ids)
-    if as_json:
-        print_json({
-            "imports": [s.as_dict() for s in outcome.summaries],
-            "errors": [{"source": e.source, "location": e.location, "message": str(e)} for e in outcome.errors],
-        })
-    elif not quiet:
-        for summary in outcome.summaries:
-            typer.echo(summary.line())
-    for exc in outcome.errors:
-        print(f"lineagegraph: error: {exc}", file=sys.stderr)
-    if outcome.errors:
-        raise typer.Exit(max(e.exit_code for e in outcome.errors))
+    report_outcome(outcome, as_json=as_json, quiet=quiet)
 
 
 @app.command("columns")
