@@ -219,6 +219,8 @@ def _refuse_entities(data: bytes, source: str) -> None:
         parser.Parse(data, True)
     except _RootReachedError:
         return
+    except LookupError as exc:  # expat asks Python for the declared encoding, which may not exist
+        raise InputError(f"the XML declares an unknown encoding: {exc}", source=source, location="1") from exc
     except xml.parsers.expat.ExpatError as exc:
         raise InputError(f"not well-formed XML: {xml.parsers.expat.errors.messages[exc.code]}",
                          source=source, location=f"{exc.lineno}:{exc.offset}") from exc

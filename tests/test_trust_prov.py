@@ -314,3 +314,13 @@ def test_turtle_that_starts_with_an_iri_is_not_taken_for_xml(tmp_path: Path) -> 
     path.write_text("<https://example.org/ex#data> a <http://www.w3.org/ns/prov#Entity> .\n")
     unit = next(ProvImporter().units(str(path)))
     assert [e.id for e in unit.elements] == ["https://example.org/ex#data"]
+
+
+def test_an_unknown_xml_encoding_is_an_input_error(tmp_path: Path) -> None:
+    """Found by tests/test_fuzz_prov.py: a damaged encoding name reached expat's codec lookup."""
+    path = tmp_path / "doc.xml"
+    path.write_text("<?xml version='1.0' encoding='BSCII'?>\n"
+                    '<prov:document xmlns:prov="http://www.w3.org/ns/prov#"><prov:entity prov:id="x"/></prov:document>')
+    with pytest.raises(InputError, match="unknown encoding") as caught:
+        next(ProvImporter().units(str(path)))
+    assert caught.value.source == str(path)
