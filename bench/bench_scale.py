@@ -24,7 +24,9 @@ import logging
 import random
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ from _server import REPO, add_server_arguments, empty_graph
 from lineagegraph import templates
 from lineagegraph.model import Activity, Agent, Element, Entity, Relation, Used, WasAssociatedWith, WasGeneratedBy
 from lineagegraph.queries import LineageGraph
+from lineagegraph.queries.records import subgraph_from
 from lineagegraph.server import NEO4J_VERSION, LocalServer
 from lineagegraph.settings import Settings
 from lineagegraph.store import GraphStore
@@ -112,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=1, help="timed passes over the starts (after one warm-up pass)")
     parser.add_argument("--baseline-records", type=int, default=2_000)
+    parser.add_argument("--baseline-ref", metavar="GIT_REF",
+                        help="also time the templates as of this commit (raw, and through the generic decoding)")
     parser.add_argument("--skip-import", action="store_true",
                         help="reuse the graph a previous run left on the server (same --elements/--seed)")
     add_server_arguments(parser)
@@ -127,10 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed + 1)
         last = store.read("MATCH (n:Entity) WHERE n.id STARTS WITH 'e' RETURN count(n) AS c")[0]["c"]
         starts = [f"e{rng.randrange(last // 2, last)}" for _ in range(args.starts)]
-        result["traversal"] = _traversals(store, starts, args.depth, "ancestors", args.rounds)
+        result["traversal"] = _traversals(store, starts, args.depth, "ancestors", args.rounds, args.baseline_ref)
         # Descendants from the middle of the graph, where the downstream within the depth is as big as upstream.
         starts = [f"e{rng.randrange(last // 4, last // 2)}" for _ in range(args.starts)]
-        result["traversal_descendants"] = _traversals(store, starts, args.depth, "descendants", args.rounds)
+        result["traversal_descendants"] = _traversals(store, starts, args.depth, "descendants", args.rounds,
+                                                      args.baseline_ref)
 
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n")
@@ -183,7 +189,8 @@ def _imports(store: GraphStore, args: argparse.Namespace, result: dict[str, Any]
           f"(import is {result['import']['vs_baseline']}x)", flush=True)
 
 
-def _traversals(store: GraphStore, starts: list[str], depth: int, direction: str, rounds: int) -> dict[str, Any]:
+def _traversals(store: GraphStore, starts: list[str], depth: int, direction: str, rounds: int,
+                baseline_ref: str | None) -> dict[str, Any]:
     graph = LineageGraph(store)
     template = templates.load(direction)
     raw_text = cast(LiteralString, template.render(depth=depth))
@@ -203,15 +210,41 @@ def _traversals(store: GraphStore, starts: list[str], depth: int, direction: str
     def api(ident: str) -> int:
         return len(method(ident, depth=depth).nodes) - 1
 
-    out: dict[str, Any] = {"starts": len(starts), "depth": depth, "rounds": rounds}
-    out |= time_each({"naive_distinct": naive, "template_raw": raw, "api": api}, starts, rounds)
-    for name in ("naive_distinct", "template_raw", "api"):
+    fns: dict[str, Callable[[str], int]] = {"naive_distinct": naive, "template_raw": raw, "api": api}
+    if baseline_ref:
+        fns |= _baseline_fns(store, graph, direction, depth, baseline_ref, params)
+    out: dict[str, Any] = {"starts": len(starts), "depth": depth, "rounds": rounds, "baseline_ref": baseline_ref}
+    out |= time_each(fns, starts, rounds)
+    for name in fns:
         figures = out[name]
         print(f"{direction} depth {depth}, {name}: p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, "
               f"~{figures['mean_nodes_returned']} nodes", flush=True)
     print(f"{direction}: template/naive p50 {out['template_raw']['p50_ms'] / out['naive_distinct']['p50_ms']:.2f}, "
           f"api/template p50 {out['api']['p50_ms'] / out['template_raw']['p50_ms']:.2f}", flush=True)
     return out
+
+
+def _baseline_fns(store: GraphStore, graph: LineageGraph, direction: str, depth: int, ref: str,
+                  params: dict[str, Any]) -> dict[str, Callable[[str], int]]:
+    """The template of commit ``ref`` run raw, and through the generic path (``native`` on every value).
+
+    The generic path is what ``LineageGraph.ancestors`` did before the walk decoded its maps itself.
+    """
+    text = subprocess.run(["git", "-C", str(REPO), "show", f"{ref}:cypher/{direction}.cypher"],
+                          check=True, capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp(prefix="bench-scale-")) / f"{direction}.cypher"
+    path.write_text(text, encoding="utf-8")
+    old_text = cast(LiteralString, templates.load(str(path)).render(depth=depth))
+
+    def old_raw(ident: str) -> int:
+        records, _, _ = store.driver.execute_query(old_text, {"id": ident, **params}, database_=store.database)
+        return len(records[0]["nodes"]) - 1
+
+    def old_api(ident: str) -> int:
+        row = graph.cypher(str(path), id=ident, depth=depth)[0]
+        return len(subgraph_from(row["nodes"], row["relationships"], [ident]).nodes) - 1
+
+    return {f"template_raw@{ref}": old_raw, f"generic_decoding@{ref}": old_api}
 
 
 if __name__ == "__main__":
