@@ -30,6 +30,10 @@ __all__ = ["ImportSummary", "new_run_id", "reconcile_stale_runs", "remove_run"]
 # A run with no heartbeat for this long is taken for dead even when its host cannot be checked.
 DEFAULT_STALE_AFTER = timedelta(hours=1)
 
+# The runs this process has started and not yet finished: a "running" run of this process that
+# is not among them lost its ending (the database went away before it could be written).
+_ACTIVE: set[str] = set()
+
 
 class GraphStore(Protocol):
     """What run bookkeeping needs of :class:`lineagegraph.store.GraphStore` (which calls it)."""
@@ -98,10 +102,12 @@ def start_run(store: GraphStore, importer: str, source: str) -> ImportSummary:
 
 def start_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
     """Record these runs as ``running`` (one transaction), before anything of theirs is written."""
+    _ACTIVE.update(s.run_id for s in summaries)
     store.write_query(
         "UNWIND $runs AS run CREATE (r:ImportRun {id: run.id, importer: run.importer, source: run.source, "
         "started_at: $now, heartbeat_at: $now, status: 'running', host: $host, pid: $pid, batched: true, "
-        "chunks: 0})",
+        "chunks: 0, nodes_created: 0, nodes_updated: 0, nodes_unchanged: 0, relationships_created: 0, "
+        "relationships_updated: 0, relationships_unchanged: 0})",
         runs=[{"id": s.run_id, "importer": s.importer, "source": s.source} for s in summaries],
         now=now(), host=socket.gethostname(), pid=os.getpid(),
     )
@@ -113,6 +119,8 @@ def finish_run(store: GraphStore, summary: ImportSummary) -> None:
 
 def finish_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
     # The counts are already on the nodes (each chunk added its own); only the outcome is new.
+    # Whether or not this write gets through, these runs are no longer in progress here.
+    _ACTIVE.difference_update(s.run_id for s in summaries)
     store.write_query(
         "UNWIND $runs AS run MATCH (r:ImportRun {id: run.id}) "
         "SET r.ended_at = $now, r.status = run.status, r.error = run.error, r.notes = run.notes",
@@ -135,10 +143,11 @@ def _alive(pid: int) -> bool:
 def reconcile_stale_runs(store: GraphStore, *, stale_after: timedelta = DEFAULT_STALE_AFTER) -> list[str]:
     """Mark runs whose importer died as ``interrupted``; return their ids.
 
-    A run is dead when it was started on this host by a process that no longer exists, or when
-    its heartbeat (renewed by every committed chunk) is older than ``stale_after``.
+    A run is dead when it was started on this host by a process that no longer exists (or by this
+    process, which is no longer running it: its ending could not be written), or when its
+    heartbeat (renewed by every committed chunk) is older than ``stale_after``.
     """
-    host = socket.gethostname()
+    host, me = socket.gethostname(), os.getpid()
     rows = store.read(
         "MATCH (r:ImportRun {status: 'running'}) "
         "RETURN r.id AS id, r.host AS host, r.pid AS pid, coalesce(r.heartbeat_at, r.started_at) AS beat"
@@ -147,7 +156,9 @@ def reconcile_stale_runs(store: GraphStore, *, stale_after: timedelta = DEFAULT_
     dead = []
     for row in rows:
         beat = row["beat"].to_native() if hasattr(row["beat"], "to_native") else row["beat"]
-        gone = row["host"] == host and isinstance(row["pid"], int) and not _alive(row["pid"])
+        pid = row["pid"]
+        gone = row["host"] == host and isinstance(pid, int) and (
+            row["id"] not in _ACTIVE if pid == me else not _alive(pid))
         if gone or (beat is not None and beat < cutoff):
             dead.append(row["id"])
     if dead:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import chain
 from typing import Any
 
@@ -100,7 +100,11 @@ class GraphStore:
             uri = settings.neo4j_uri
             password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
             auth = (settings.neo4j_user, password) if password is not None else None  # type: ignore[assignment]
-        driver = GraphDatabase.driver(uri, auth=auth)
+        try:
+            driver = GraphDatabase.driver(uri, auth=auth)
+        except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
+            raise ConfigError(f"NEO4J_URI {uri!r} is not a Neo4j URI ({exc}); use bolt://HOST:PORT or "
+                              "neo4j://HOST:PORT") from exc
         try:
             driver.verify_connectivity()
         except neo4j.exceptions.AuthError as exc:
@@ -108,7 +112,8 @@ class GraphStore:
             raise ConfigError(f"Neo4j at {uri} refused the credentials: {exc.message}") from exc
         except (neo4j.exceptions.ServiceUnavailable, OSError, ValueError) as exc:
             driver.close()
-            raise ServerError(f"cannot reach Neo4j at {uri}: {exc}") from exc
+            reason = " ".join(str(exc).split())[:300]
+            raise ServerError(f"cannot reach Neo4j at {uri}: {reason}; is it running?") from exc
         return cls(driver, settings.neo4j_database, batch_size=settings.batch_size)
 
     def close(self) -> None:
@@ -161,7 +166,10 @@ class GraphStore:
         except BaseException as exc:
             summary.status = "failed"
             summary.error = str(exc)[:2000] or type(exc).__name__
-            finish_run(self, summary)
+            # When the database is gone, the run stays "running" until reconciliation marks it
+            # interrupted (its counts are already true); the first error is the one to report.
+            with suppress(neo4j.exceptions.DriverError):
+                finish_run(self, summary)
             raise
         summary.status = "ok"
         finish_run(self, summary)
@@ -229,7 +237,8 @@ class GraphStore:
             except BaseException as exc:
                 for summary, _ in batch:
                     summary.status, summary.error = "failed", str(exc)[:2000] or type(exc).__name__
-                finish_runs(self, [s for s, _ in batch])
+                with suppress(neo4j.exceptions.DriverError):  # gone: reconciliation closes them
+                    finish_runs(self, [s for s, _ in batch])
                 raise
             for summary, _ in batch:
                 summary.status = "ok"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from record_streams import chain_records
 
-from lineagegraph.errors import InputError, KindConflictError
+from lineagegraph.errors import InputError, KindConflictError, ServerError
 from lineagegraph.importers.base import ImportUnit, run_import
 from lineagegraph.model import Activity, Agent, Element, Entity, Relation, Used
 from lineagegraph.store import GraphStore
@@ -142,46 +143,96 @@ def test_values_too_long_to_index_fail_that_source_only(store: GraphStore) -> No
     assert store.read("MATCH (n:Element) RETURN collect(n.id) AS ids")[0]["ids"] == ["fine"]
 
 
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, sys.argv[1])
+    from record_streams import chain_records
+    from lineagegraph.settings import Settings
+    from lineagegraph.store import GraphStore
+    from lineagegraph.writer import ChunkLimits
+
+    store = GraphStore.connect(Settings(), quiet=True)
+    store.chunk_limits = ChunkLimits(rows=4, batch=2)
+    kill_at, done = int(sys.argv[2]), []
+
+    def progress(n):
+        done.append(n)
+        if len(done) == kill_at:  # inside a chunk's transaction, after some of its statements
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    store.import_elements("test", "killed.json", chain_records(10), progress=progress)
+""")
+
+
+# Each chunk of chain_records runs about four statements, so these points fall at the start, the
+# middle and the end of chunks all through the import.
+@pytest.mark.parametrize("kill_at", range(1, 41, 2))
 def test_a_killed_importer_is_reconciled_and_a_rerun_converges(store: GraphStore, tmp_path: Path,
-                                                               cli_env: dict[str, str]) -> None:
-    """SIGKILL in the middle of a chunked import: the run is closed as interrupted, and the
-    next import (any source) converges on the clean result."""
+                                                               cli_env: dict[str, str], kill_at: int) -> None:
+    """SIGKILL at 20 points of a chunked import: the run is closed as interrupted with the counts
+    of what it committed, and the next import converges on the clean result."""
     script = tmp_path / "killed.py"
-    script.write_text(textwrap.dedent("""
-        import os, signal, sys
-        sys.path.insert(0, sys.argv[1])
-        from record_streams import chain_records
-        from lineagegraph.settings import Settings
-        from lineagegraph.store import GraphStore
-        from lineagegraph.writer import ChunkLimits
-
-        store = GraphStore.connect(Settings(), quiet=True)
-        store.chunk_limits = ChunkLimits(rows=4, batch=2)
-        done = []
-
-        def progress(n):
-            done.append(n)
-            if len(done) == 9:  # inside the fifth chunk's transaction
-                os.kill(os.getpid(), signal.SIGKILL)
-
-        store.import_elements("test", "killed.json", chain_records(10), progress=progress)
-    """))
-    proc = subprocess.run([sys.executable, str(script), str(Path(__file__).parent)], env=cli_env, capture_output=True,
-                          timeout=120, check=False)
+    script.write_text(KILLER)
+    proc = subprocess.run([sys.executable, str(script), str(Path(__file__).parent), str(kill_at)], env=cli_env,
+                          capture_output=True, timeout=120, check=False)
     assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     run = store.import_runs()[0]["run"]
     assert run["status"] == "running" and run["pid"] != os.getpid()
-    assert run["chunks"] == 2
     assert store.reconcile_runs() == [run["id"]]
     closed = store.import_runs()[0]["run"]
     assert closed["status"] == "interrupted" and "committed" in closed["error"]
     declared = store.read("MATCH (n:Element) WHERE n.stub IS NULL RETURN count(n) AS c")[0]["c"]
     assert closed["nodes_created"] == declared
     assert closed["relationships_created"] == graph_counts(store)[1]
+    assert store.read("MATCH (b:ImportBatch {run: $run}) RETURN count(b) AS c", run=run["id"])[0]["c"] == run["chunks"]
 
     store.import_elements("test", "killed.json", chain_records(10))
     assert graph_counts(store) == (21, 20)
+    assert store.read("MATCH (n:Element {stub: true}) RETURN count(n) AS c")[0]["c"] == 0
     assert store.reconcile_runs() == []
+
+
+def test_neo4j_stopped_mid_import_gives_a_clear_error_a_true_record_and_a_rerun_converges(tmp_path: Path) -> None:
+    """A server of its own, stopped while an import is half-way and started again."""
+    from lineagegraph.server import LocalServer
+    from lineagegraph.settings import Settings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = LocalServer(tmp_path / "neo4j", port, heap_mb=512, page_cache_mb=64)
+    server.start(timeout=240, quiet=True)
+    try:
+        store = GraphStore.connect(Settings(server_home=server.home, server_port=port, neo4j_uri=None), quiet=True)
+        store.init_schema()
+        store.chunk_limits = ChunkLimits(rows=4, batch=2)
+        calls: list[int] = []
+
+        def stop_half_way(n: int) -> None:
+            calls.append(n)
+            if len(calls) == 15:
+                server.stop()
+
+        with pytest.raises(ServerError, match=r"lost the database while writing half-way\.json"):
+            store.import_elements("test", "half-way.json", chain_records(10), progress=stop_half_way)
+        store.close()
+
+        server.start(timeout=240, quiet=True)
+        store = GraphStore.connect(Settings(server_home=server.home, server_port=port, neo4j_uri=None), quiet=True)
+        try:
+            [run] = [r["run"] for r in store.import_runs()]
+            assert run["status"] == "running", "its ending could not be written while the server was down"
+            assert store.reconcile_runs() == [run["id"]], "this process no longer runs it"
+            closed = store.import_runs()[0]["run"]
+            assert closed["status"] == "interrupted"
+            declared = store.read("MATCH (n:Element) WHERE n.stub IS NULL RETURN count(n) AS c")[0]["c"]
+            assert closed["nodes_created"] == declared and closed["chunks"] >= 1
+            store.import_elements("test", "half-way.json", chain_records(10))
+            assert graph_counts(store) == (21, 20)
+        finally:
+            store.close()
+    finally:
+        server.stop()
 
 
 def test_imports_reconcile_command(store: GraphStore, cli_env: dict[str, str]) -> None:
