@@ -14,10 +14,8 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import Any
 
-import neo4j.exceptions
 import typer
 
-from lineagegraph.errors import ConfigError
 from lineagegraph.importers.base import ImportOutcome
 from lineagegraph.settings import load_settings
 from lineagegraph.store import GraphStore
@@ -59,11 +57,7 @@ def open_store(*, quiet: bool = False, init: bool = True) -> Iterator[GraphStore
     Mistakes in the settings, and URIs the driver refuses, are one :class:`ConfigError` line.
     """
     settings = load_settings()
-    try:
-        store = GraphStore.connect(settings, quiet=quiet)
-    except neo4j.exceptions.ConfigurationError as exc:
-        raise ConfigError(f"NEO4J_URI {settings.neo4j_uri!r} is refused by the driver: {exc}; "
-                          "use bolt://host:7687 or neo4j://host:7687") from None
+    store = GraphStore.connect(settings, quiet=quiet)  # a URI the driver refuses is a ConfigError
     try:
         if init:
             store.init_schema()

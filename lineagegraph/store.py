@@ -103,8 +103,8 @@ class GraphStore:
         try:
             driver = GraphDatabase.driver(uri, auth=auth)
         except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
-            raise ConfigError(f"NEO4J_URI {uri!r} is not a Neo4j URI ({exc}); use bolt://HOST:PORT or "
-                              "neo4j://HOST:PORT") from exc
+            raise ConfigError(f"NEO4J_URI {uri!r} is refused by the driver: {exc}; "
+                              "use bolt://host:7687 or neo4j://host:7687") from None
         try:
             driver.verify_connectivity()
         except neo4j.exceptions.AuthError as exc:
