@@ -13,7 +13,12 @@ Times are process CPU time (see :func:`per_call`).
 With ``--provenance-python PATH`` (a side venv with ``provenance==0.14.1`` and ``sqlalchemy<2``) the
 same run also measures the ``provenance`` library's decorator on its in-memory repository.
 
-Usage: ``python bench/bench_track.py [--calls 20000] [--prior 100000] [--mb 100] [--json]``.
+With ``--mltrace-python PATH`` (a side venv with ``mltrace==0.17``, ``sqlalchemy<2`` and ``psycopg2``,
+Python 3.10; see scripts/make-mltrace-fixture.py) it starts a private PostgreSQL server (the tests'
+tests/fixtures_postgres.py, never a system cluster) and measures mltrace's ``@register`` per call.
+
+Usage: ``python bench/bench_track.py [--calls 20000] [--prior 100000] [--mb 100] [--json]
+[--provenance-python PATH [--postgres]] [--mltrace-python PATH [--mltrace-calls 200] [--mltrace-prior 200]]``.
 No Neo4j is needed: spool mode only writes a local file.
 """
 
@@ -99,6 +104,75 @@ print(json.dumps({"first_us": first, "first_wall_us": first_wall, "prior_calls":
 """
 
 
+# Run inside a side virtual environment holding mltrace 0.17. The component is created first (as
+# mltrace's docs do), then `add(a, b)` is decorated with @register naming one input and one output
+# variable of the function, so each call logs a component run with one input and one output pointer,
+# like a tracked call records its arguments and result. Distinct arguments per call: distinct
+# pointers. Process CPU (the client's share) and wall clock (including PostgreSQL's work).
+MLTRACE_SCRIPT = r"""
+import json, os, sys, time
+import mltrace
+
+mltrace.set_db_uri(os.environ["MLTRACE_URL"])  # the password travels in the environment, never in argv
+mltrace.clean_db()
+mltrace.create_component("add", "adds two numbers", "bench")
+
+@mltrace.register("add", input_vars=["source"], output_vars=["result"])
+def add(a, b):
+    source = f"bench/in/{a}"
+    result = f"bench/out/{a + b}"
+    return a + b
+
+calls, prior = int(sys.argv[1]), int(sys.argv[2])
+counter = iter(range(10**9))
+add(next(counter), 1)  # first call outside the timing: imports, connection set-up
+
+def per_call(n):
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(n):
+        add(next(counter), 1)
+    return (time.process_time() - cpu) / n * 1e6, (time.perf_counter() - wall) / n * 1e6
+
+first, first_wall = per_call(calls)
+filling, _ = per_call(prior) if prior else (0.0, 0.0)
+after, after_wall = per_call(calls)
+history = mltrace.get_history("add", limit=10**9)
+runs = len(history)
+last = history[0]  # newest first: check that a timed call logged its input and output pointers
+print(json.dumps({"first_us": first, "first_wall_us": first_wall, "prior_calls": prior + calls,
+                  "filling_us": filling, "after_us": after, "after_wall_us": after_wall, "runs_logged": runs,
+                  "last_run_inputs": [p["name"] for p in last.inputs],
+                  "last_run_outputs": [p["name"] for p in last.outputs]}))
+"""
+
+
+def mltrace_baseline(python: str, calls: int, prior: int) -> dict[str, Any]:
+    """mltrace's ``@register`` per call, against a private PostgreSQL started (and removed) here."""
+    import os
+    import subprocess
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from fixtures_postgres import TestPostgres
+
+    server = TestPostgres().start()
+    try:
+        server.create_database("mltrace_bench")
+        with tempfile.TemporaryDirectory(prefix="bench-mltrace-") as tmp:
+            script = Path(tmp) / "bench_mltrace.py"
+            script.write_text(MLTRACE_SCRIPT)
+            # mltrace writes saved artefacts under SAVE_DIR; keep them in the temporary directory.
+            env = {**os.environ, "MLTRACE_URL": server.url("mltrace_bench"), "SAVE_DIR": tmp}
+            done = subprocess.run([python, str(script), str(calls), str(prior)], capture_output=True, text=True,
+                                  check=False, cwd=tmp, env=env)
+            if done.returncode != 0:
+                raise SystemExit(f"mltrace benchmark failed:\n{done.stderr[-4000:]}")
+    finally:
+        server.stop()
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def provenance_baseline(python: str, calls: int, prior: int, postgres_url: str | None = None) -> dict[str, Any]:
     import os
     import subprocess
@@ -125,6 +199,9 @@ def main() -> None:
     parser.add_argument("--provenance-prior", type=int, default=20_000)
     parser.add_argument("--postgres", action="store_true",
                         help="also provenance on a PostgreSQL repository (a tenth of the calls: it is slow)")
+    parser.add_argument("--mltrace-python", help="python of a side venv with mltrace 0.17, to compare")
+    parser.add_argument("--mltrace-calls", type=int, default=200)
+    parser.add_argument("--mltrace-prior", type=int, default=200)
     args = parser.parse_args()
 
     import numpy as np
@@ -172,6 +249,7 @@ def main() -> None:
                                   "tracked_call_vs_raw": call / raw}
         results["spool"] = {"written": capture.stats().written, "dropped": capture.stats().dropped}
         capture.configure(mode="off")
+    small = results["small_args"]
     if args.provenance_python:
         results["provenance_memory_repo"] = provenance_baseline(args.provenance_python, args.provenance_calls,
                                                                 args.provenance_prior)
@@ -190,10 +268,14 @@ def main() -> None:
         finally:
             server.stop()
 
+    if args.mltrace_python:
+        results["mltrace_postgres"] = mltrace_baseline(args.mltrace_python, args.mltrace_calls, args.mltrace_prior)
+        results["mltrace_postgres"]["vs_track_cpu"] = results["mltrace_postgres"]["first_us"] / small["tracked_us"]
+
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    small, after, large = results["small_args"], results["after_prior_calls"], results["large_array"]
+    after, large = results["after_prior_calls"], results["large_array"]
     print(f"small args:  plain {small['plain_us']:.2f} us, tracked {small['tracked_us']:.2f} us "
           f"-> overhead {small['overhead_us']:.2f} us/call")
     print(f"after {after['prior_calls']} prior calls ({after['spool_mb']:.1f} MB spooled, "
@@ -211,6 +293,12 @@ def main() -> None:
         print(f"provenance 0.14.1 @provenance(), PostgreSQL repo, distinct args: {prov['first_us']:.1f} us/call "
               f"at first, {prov['after_us']:.1f} us/call after {prov['prior_calls']} calls (client CPU; wall "
               f"clock {prov['first_wall_us']:.1f} and {prov['after_wall_us']:.1f} us/call)")
+    if "mltrace_postgres" in results:
+        ml = results["mltrace_postgres"]
+        print(f"mltrace 0.17 @register, PostgreSQL, distinct args: {ml['first_us']:.1f} us/call at first, "
+              f"{ml['after_us']:.1f} us/call after {ml['prior_calls']} calls (client CPU; wall clock "
+              f"{ml['first_wall_us']:.1f} and {ml['after_wall_us']:.1f} us/call; {ml['runs_logged']} runs logged) "
+              f"-> {ml['vs_track_cpu']:.0f}x the CPU of a tracked call")
 
 
 if __name__ == "__main__":
