@@ -2,7 +2,8 @@
 
 * :func:`staleness`: a run is *stale* when an input it used was produced by a function or
   component that has run again since (a newer version of that input exists), or when the run is
-  older than ``max_age``.
+  older than ``max_age`` (30 days unless told). The graph logic is the core's
+  (:mod:`lineagegraph.queries.staleness`, also behind ``bt``); this module adds served-output ids.
 * :func:`flag` / :func:`unflag`: set or clear ``flagged`` on an output Entity;
   :func:`flagged` lists the flagged ids, which is what ``LineageGraph.blame`` ranks.
 
@@ -15,11 +16,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from lineagegraph.capture.records import output_node_id
 from lineagegraph.errors import NotFoundError, QueryError
 from lineagegraph.model import Entity
+from lineagegraph.queries.staleness import StaleInput, Staleness
+from lineagegraph.queries.staleness import staleness as core_staleness
 from lineagegraph.store import GraphStore
 
 __all__ = ["StaleInput", "Staleness", "flag", "flagged", "resolve_id", "staleness", "unflag"]
@@ -27,66 +28,6 @@ __all__ = ["StaleInput", "Staleness", "flag", "flagged", "resolve_id", "stalenes
 DEFAULT_MAX_AGE = timedelta(days=30)
 
 _KIND = "MATCH (n:Element {id: $id}) RETURN labels(n) AS labels"
-
-_PRODUCERS = """
-MATCH (r:Activity {id: $id})
-MATCH (r)-[:USED]->(e:Entity)-[:WAS_GENERATED_BY]->(p:Activity)-[:WAS_ASSOCIATED_WITH]->(g:Agent)
-WHERE g.agent_type IN ['function', 'component']
-OPTIONAL MATCH (g)<-[:WAS_ASSOCIATED_WITH]-(newer:Activity)
-WHERE newer <> p AND newer <> r AND newer.started_at > p.started_at
-WITH e, p, g, newer ORDER BY newer.started_at DESC
-RETURN e.id AS input, e.label AS input_label, p.id AS producer, p.started_at AS produced_at,
-       g.label AS producer_name, count(newer) AS newer_runs, collect(newer.id)[0] AS newest
-ORDER BY input
-"""
-
-
-class StaleInput(BaseModel):
-    """An input whose producer has run again since it made the version this run used."""
-
-    input: str
-    input_label: str | None = None
-    producer: str
-    producer_name: str | None = None
-    newer_runs: int
-    newest: str | None = None
-
-
-class Staleness(BaseModel):
-    """Whether a run is stale, and why."""
-
-    activity_id: str
-    started_at: datetime | None = None
-    age: timedelta | None = None
-    max_age: timedelta
-    too_old: bool = False
-    stale_inputs: list[StaleInput] = Field(default_factory=list)
-
-    @property
-    def stale(self) -> bool:
-        return self.too_old or bool(self.stale_inputs)
-
-    def reasons(self) -> list[str]:
-        out = []
-        if self.too_old and self.age is not None:
-            out.append(f"ran {self.age.days} day(s) ago, more than the {self.max_age.days} allowed")
-        for item in self.stale_inputs:
-            out.append(f"input {item.input_label or item.input} was made by {item.producer_name or item.producer}, "
-                       f"which has run {item.newer_runs} more time(s) since (newest: {item.newest})")
-        return out
-
-    def text(self) -> str:
-        if not self.stale:
-            return f"{self.activity_id}: up to date"
-        return f"{self.activity_id}: STALE\n" + "\n".join("    " + r for r in self.reasons())
-
-
-def _native_time(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if hasattr(value, "to_native"):
-        value = value.to_native()
-    return value if isinstance(value, datetime) else None
 
 
 def resolve_id(store: GraphStore, given: str) -> str:
@@ -101,26 +42,12 @@ def resolve_id(store: GraphStore, given: str) -> str:
 
 def staleness(store: GraphStore, id: str, *, max_age: timedelta = DEFAULT_MAX_AGE,
               now: datetime | None = None) -> Staleness:
-    """Staleness of the run ``id`` (or of the newest run that generated the entity ``id``)."""
-    node = resolve_id(store, id)
-    labels = store.read(_KIND, id=node)[0]["labels"]
-    if "Activity" not in labels:
-        rows = store.read("MATCH (:Element {id: $id})-[:WAS_GENERATED_BY]->(a:Activity) "
-                          "RETURN a.id AS id ORDER BY a.started_at DESC LIMIT 1", id=node)
-        if not rows:
-            raise QueryError(f"{id!r} is neither a run nor something a run generated")
-        node = rows[0]["id"]
-    started = _native_time(store.read("MATCH (a:Activity {id: $id}) RETURN a.started_at AS t", id=node)[0]["t"])
-    now = now or datetime.now(UTC)
-    age = now - started if started else None
-    result = Staleness(activity_id=node, started_at=started, age=age, max_age=max_age,
-                       too_old=bool(age is not None and age > max_age))
-    for row in store.read(_PRODUCERS, id=node):
-        if row["newer_runs"]:
-            result.stale_inputs.append(StaleInput(
-                input=row["input"], input_label=row["input_label"], producer=row["producer"],
-                producer_name=row["producer_name"], newer_runs=row["newer_runs"], newest=row["newest"]))
-    return result
+    """Staleness of the run ``id`` (or of the newest run that generated the entity ``id``).
+
+    ``id`` may also be a served output's id (``log_output``); the graph logic is the core's
+    :func:`lineagegraph.queries.staleness.staleness`, which ``bt`` uses too.
+    """
+    return core_staleness(store, resolve_id(store, id), max_age=max_age, now=now)
 
 
 def _set_flag(store: GraphStore, id: str, value: bool, reason: str | None) -> str:
