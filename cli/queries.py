@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Annotated, Any
 
 import neo4j.exceptions
@@ -222,10 +223,14 @@ def backtrace(
     element_id: Annotated[str, typer.Argument(metavar="ID", help="The output to trace.")],
     depth: DepthOpt = templates.DEFAULT_DEPTH,
     as_json: JsonOpt = False,
+    max_age_days: Annotated[
+        int | None, typer.Option("--max-age-days", min=0, help="Also mark runs older than N days STALE.")
+    ] = None,
 ) -> None:
-    """Backtrace: the steps that produced ID, newest first (#0 made ID)."""
+    """Backtrace: the steps that produced ID, newest first (#0 made ID); STALE marks outdated runs."""
+    max_age = timedelta(days=max_age_days) if max_age_days is not None else None
     with _graph() as graph:
-        result = graph.backtrace(element_id, depth=depth)
+        result = graph.backtrace(element_id, depth=depth, max_age=max_age)
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

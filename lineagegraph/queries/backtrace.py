@@ -3,13 +3,15 @@
 Also the frame model and the activity-row helpers that :mod:`lineagegraph.queries.recipe` builds
 on: the template returns one row per upstream activity (agents, inputs, outputs, upstream
 activities); Python orders them so that each frame comes before the frames it depends on.
+Each frame also says whether its run is stale (:mod:`lineagegraph.queries.staleness`), computed
+for all frames in one more query.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -18,6 +20,7 @@ from lineagegraph import templates
 from lineagegraph.queries.activities import activity_params, format_time, node_time, version_of, what_ran
 from lineagegraph.queries.records import node_from
 from lineagegraph.queries.runner import TemplateRunner
+from lineagegraph.queries.staleness import stale_reasons
 from lineagegraph.subgraph import GraphNode, dataframe
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -52,6 +55,7 @@ class Frame(BaseModel):
     inputs: list[Usage] = Field(default_factory=list)
     outputs: list[Usage] = Field(default_factory=list)
     upstream: list[str] = Field(default_factory=list)
+    stale: list[str] = Field(default_factory=list)  # why the run is stale; empty when fresh
 
     @property
     def what(self) -> str:
@@ -97,6 +101,8 @@ class Frame(BaseModel):
                     f"{k}={json.dumps(v, default=str)}" for k, v in sorted(self.params.items())
                 )
             )
+        if self.stale:
+            out.append("    STALE: " + "; ".join(self.stale))
         return out
 
 
@@ -115,6 +121,7 @@ def frames_frame(frames: list[Frame]) -> pandas.DataFrame:
                 "inputs": [u.entity.id for u in f.inputs],
                 "outputs": [u.entity.id for u in f.outputs],
                 "params": f.params,
+                "stale": f.stale,
             }
             for f in frames
         ]
@@ -216,9 +223,14 @@ def usage(item: Mapping[str, Any]) -> Usage:
     return Usage(entity=node_from(item["entity"]), role=item["role"], time=item["time"])
 
 
-def backtrace(runner: TemplateRunner, id: str, depth: int) -> Backtrace:
-    """The activities that produced ``id``, newest first, like a debugger's backtrace."""
+def backtrace(runner: TemplateRunner, id: str, depth: int, max_age: timedelta | None = None) -> Backtrace:
+    """The activities that produced ``id``, newest first, like a debugger's backtrace.
+
+    Each frame's ``stale`` lists why its run is stale: an input's producer ran again since, or
+    (with ``max_age``) the run started longer ago than that.
+    """
     rows = ordered(activity_rows(runner, "backtrace", id, depth), newest_first=True)
+    stale = stale_reasons(runner.store, [str(r["activity"]["id"]) for r in rows], max_age=max_age)
     frames = [
         Frame(
             number=i,
@@ -227,6 +239,7 @@ def backtrace(runner: TemplateRunner, id: str, depth: int) -> Backtrace:
             inputs=[usage(u) for u in sorted_usages(r["inputs"])],
             outputs=[usage(u) for u in sorted_usages(r["outputs"])],
             upstream=sorted(set(r["upstream"])),
+            stale=stale[str(r["activity"]["id"])],
         )
         for i, r in enumerate(rows)
     ]

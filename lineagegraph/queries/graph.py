@@ -8,7 +8,7 @@ Every method hands its arguments to the module that answers that question (``wal
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lineagegraph import templates
 from lineagegraph.errors import QueryError
@@ -121,9 +121,14 @@ class LineageGraph(TemplateRunner):
         """Compare the upstream lineage of ``a`` and ``b``: inputs, activities, versions."""
         return _diff.diff(self, a, b, depth)
 
-    def backtrace(self, id: str, *, depth: int = templates.DEFAULT_DEPTH) -> _backtrace.Backtrace:
-        """The activities that produced ``id``, newest first, like a debugger's backtrace."""
-        return _backtrace.backtrace(self, id, depth)
+    def backtrace(
+        self, id: str, *, depth: int = templates.DEFAULT_DEPTH, max_age: timedelta | None = None
+    ) -> _backtrace.Backtrace:
+        """The activities that produced ``id``, newest first, like a debugger's backtrace.
+
+        Frames whose run is stale say why in ``stale`` (``max_age``: runs older than that too).
+        """
+        return _backtrace.backtrace(self, id, depth, max_age)
 
     def recipe(self, id: str, *, depth: int = templates.DEFAULT_DEPTH) -> _recipe.Recipe:
         """Everything needed to re-run the processing that produced ``id``, oldest step first."""
