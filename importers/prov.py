@@ -31,7 +31,8 @@ from lineagegraph.errors import InputError
 from lineagegraph.importers.base import ImportUnit
 from lineagegraph.importers.provjson_stream import NotStreamable, stream_graph
 from lineagegraph.model import Element, ElementKind, Relation
-from lineagegraph.provcodec import IMPORT_FORMATS, document_to_graph, paused_gc, quiet_prov
+from lineagegraph.process import paused_gc
+from lineagegraph.provcodec import IMPORT_FORMATS, document_to_graph, quiet_prov
 
 __all__ = ["FORMATS", "ProvImporter", "check_kinds", "detect_format", "load_document"]
 

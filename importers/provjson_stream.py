@@ -29,7 +29,8 @@ import ijson
 from prov.model import ProvDocument
 
 from lineagegraph.model import Element, Relation
-from lineagegraph.provcodec import document_to_graph, paused_gc, quiet_prov
+from lineagegraph.process import paused_gc
+from lineagegraph.provcodec import document_to_graph, quiet_prov
 
 __all__ = ["NotStreamable", "stream_graph"]
 

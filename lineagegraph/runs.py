@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import neo4j
 
 from lineagegraph.errors import NotFoundError
+from lineagegraph.process import pid_alive
 from lineagegraph.writer import Counts, relation_type
 
 __all__ = ["ImportSummary", "new_run_id", "reconcile_stale_runs", "remove_run"]
@@ -130,16 +131,6 @@ def finish_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's live process
-        return True
-    return True
-
-
 def reconcile_stale_runs(store: GraphStore, *, stale_after: timedelta = DEFAULT_STALE_AFTER) -> list[str]:
     """Mark runs whose importer died as ``interrupted``; return their ids.
 
@@ -158,7 +149,7 @@ def reconcile_stale_runs(store: GraphStore, *, stale_after: timedelta = DEFAULT_
         beat = row["beat"].to_native() if hasattr(row["beat"], "to_native") else row["beat"]
         pid = row["pid"]
         gone = row["host"] == host and isinstance(pid, int) and (
-            row["id"] not in _ACTIVE if pid == me else not _alive(pid))
+            row["id"] not in _ACTIVE if pid == me else not pid_alive(pid))
         if gone or (beat is not None and beat < cutoff):
             dead.append(row["id"])
     if dead:

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lineagegraph.process import pid_alive
+
 __all__ = [
     "SUFFIX", "SpoolFile", "SpoolStats", "SpoolWriter", "default_spool_dir", "encode_record", "frame", "spool_files",
 ]
@@ -291,13 +293,7 @@ class SpoolFile:
                 return time.time() - self.path.stat().st_mtime < 86_400
             except OSError:
                 return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return pid_alive(pid)
 
     def delivered(self) -> int:
         try:

@@ -6,14 +6,13 @@ Which relationships a walk follows and which it only attaches as context is docu
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import datetime
 
 from lineagegraph import templates
 from lineagegraph.errors import NotFoundError
 from lineagegraph.model import ElementKind, RelationType
+from lineagegraph.process import paused_gc
 from lineagegraph.queries.args import kinds_param, limit_param, time_param
 from lineagegraph.queries.records import subgraph_from
 from lineagegraph.queries.runner import TemplateRunner
@@ -47,24 +46,6 @@ CONTEXT_RELATIONS: tuple[RelationType, ...] = (
 Direction = str
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cycle collector while a large result is decoded and built.
-
-    Decoding a lineage of thousands of nodes allocates tens of thousands of dicts, lists and
-    models, none of them in a reference cycle, yet the allocations set off collections, now and
-    then a full one over every live object (measured on a 1.6k-node lineage: decode p50 8.8 -> 6.6
-    ms, worst 780 -> 12 ms). Reference counting still frees everything; the collector resumes after.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def walk(
     runner: TemplateRunner,
     name: str,
@@ -80,7 +61,7 @@ def walk(
 ) -> Subgraph:
     """Run the walk template ``name`` (ancestors or descendants) from ``id`` with its filters."""
     templates.validate_bound("depth", depth)
-    with _collector_paused():
+    with paused_gc():
         records = runner.run_named_raw(
             name,
             id=id,
@@ -105,7 +86,7 @@ def joined_lineage(runner: TemplateRunner, id: str, up: Subgraph, down: Subgraph
     """Ancestors and descendants of ``id`` as one subgraph, upstream nodes first."""
     ids = list(dict.fromkeys([n.id for n in up.nodes] + [n.id for n in down.nodes]))
     # Edges between an upstream and a downstream node belong to neither half.
-    with _collector_paused():
+    with paused_gc():
         row = runner.run_named_raw("subgraph", ids=ids)[0]
         joined = subgraph_from(row["nodes"], row["relationships"], [id])
     order = {node_id: i for i, node_id in enumerate(ids)}

@@ -20,7 +20,6 @@ Authentication stays on: a random password is generated at first start into ``HO
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
@@ -36,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 
 from lineagegraph.errors import ServerError
+from lineagegraph.process import pid_alive
 
 __all__ = ["BROWSER_VERSION", "NEO4J_VERSION", "LocalServer", "ServerStatus", "ensure_runtime"]
 
@@ -201,21 +201,6 @@ class ServerStatus:
         return f"not running (data in {self.home})"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) still answers kill(0).
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():
-        with contextlib.suppress(OSError, IndexError):
-            return stat.read_text().split(")")[-1].split()[0] != "Z"
-    return True
-
-
 def _browser_url(http_port: int | None) -> str | None:
     return f"http://127.0.0.1:{http_port}/browser/" if http_port else None
 
@@ -276,7 +261,7 @@ class LocalServer:
             pid = int(self._pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        return pid if _pid_alive(pid) and self._is_ours(pid) else None
+        return pid if pid_alive(pid) and self._is_ours(pid) else None
 
     def _is_ours(self, pid: int) -> bool:
         """Whether ``pid`` is this launcher serving this home on this port (pids get reused)."""
@@ -369,7 +354,7 @@ class LocalServer:
         http_port = self._served_http_port()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 raise ServerError("Neo4j exited during start-up; last log lines:\n"
                                   + self._log_tail())
             if (_port_open(self.port) and (http_port is None or _port_open(http_port))
@@ -396,7 +381,7 @@ class LocalServer:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 self._pid_file.unlink(missing_ok=True)
                 self._http_port_file.unlink(missing_ok=True)
                 return True
