@@ -84,7 +84,9 @@ class GraphStore:
         self.chunk_limits = chunk_limits or ChunkLimits(batch=batch_size)
 
     @classmethod
-    def connect(cls, settings: Settings | None = None, *, quiet: bool = False) -> GraphStore:
+    def connect(cls, settings: Settings | None = None, *, quiet: bool = False,
+                driver_options: dict[str, Any] | None = None) -> GraphStore:
+        """Connect as ``settings`` say; ``driver_options`` go to the driver (timeouts, retry time)."""
         settings = settings or Settings()
         if settings.uses_local_server:
             from lineagegraph.server import LocalServer
@@ -101,7 +103,7 @@ class GraphStore:
             password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
             auth = (settings.neo4j_user, password) if password is not None else None  # type: ignore[assignment]
         try:
-            driver = GraphDatabase.driver(uri, auth=auth)
+            driver = GraphDatabase.driver(uri, auth=auth, **(driver_options or {}))
         except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
             raise ConfigError(f"NEO4J_URI {uri!r} is refused by the driver: {exc}; "
                               "use bolt://host:7687 or neo4j://host:7687") from None

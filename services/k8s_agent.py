@@ -854,22 +854,8 @@ def kube_api_client(kubeconfig: Path | None = None, context: str | None = None) 
 def connect_store(settings: Settings) -> GraphStore:
     """Connect to Neo4j for the agent: like :meth:`GraphStore.connect`, but a write that hits a dead
     server fails within seconds (the agent then buffers) instead of being retried for 30 s."""
-    if settings.uses_local_server:
-        return GraphStore.connect(settings, quiet=True)
-    assert settings.neo4j_uri is not None
-    password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
-    auth = (settings.neo4j_user, password) if password is not None else None
-    driver = neo4j.GraphDatabase.driver(settings.neo4j_uri, auth=auth, max_transaction_retry_time=3.0,
-                                        connection_timeout=5.0, connection_acquisition_timeout=10.0)
-    try:
-        driver.verify_connectivity()
-    except neo4j.exceptions.AuthError as exc:
-        driver.close()
-        raise ConfigError(f"Neo4j at {settings.neo4j_uri} refused the credentials: {exc.message}") from exc
-    except (neo4j.exceptions.ServiceUnavailable, OSError, ValueError) as exc:
-        driver.close()
-        raise ServerError(f"cannot reach Neo4j at {settings.neo4j_uri}: {exc}") from exc
-    return GraphStore(driver, settings.neo4j_database, batch_size=settings.batch_size)
+    return GraphStore.connect(settings, quiet=True, driver_options={
+        "max_transaction_retry_time": 3.0, "connection_timeout": 5.0, "connection_acquisition_timeout": 10.0})
 
 
 def _short(exc: BaseException) -> str:
