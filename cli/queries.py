@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import neo4j.exceptions
 import typer
@@ -18,6 +18,7 @@ from lineagegraph import templates
 from lineagegraph.cli._app import app, is_quiet, open_store, print_json
 from lineagegraph.errors import LineageGraphError, QueryError
 from lineagegraph.queries import LineageDiff, LineageGraph
+from lineagegraph.queries.backtrace import BacktraceOrder
 from lineagegraph.subgraph import GraphNode, Subgraph
 
 DepthOpt = Annotated[
@@ -226,11 +227,21 @@ def backtrace(
     max_age_days: Annotated[
         int | None, typer.Option("--max-age-days", min=0, help="Also mark runs older than N days STALE.")
     ] = None,
+    order: Annotated[
+        str,
+        typer.Option(
+            "--order",
+            help="newest: each step once, before the steps it depends on, ties newest first; "
+            "depth-first: a tree walk in the order the source recorded the steps, a step again for "
+            "every path to it (mltrace's trace order).",
+        ),
+    ] = "newest",
 ) -> None:
     """Backtrace: the steps that produced ID, newest first (#0 made ID); STALE marks outdated runs."""
     max_age = timedelta(days=max_age_days) if max_age_days is not None else None
     with _graph() as graph:
-        result = graph.backtrace(element_id, depth=depth, max_age=max_age)
+        # The core checks the value (a QueryError names the allowed orders).
+        result = graph.backtrace(element_id, depth=depth, max_age=max_age, order=cast(BacktraceOrder, order))
     if as_json:
         print_json(result.model_dump(mode="json"))
     else:

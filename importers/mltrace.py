@@ -11,7 +11,9 @@ component                    Agent ``urn:lineagegraph:mltrace:<ns>:component:<na
                              description, tags)
 component run                Activity ``...:run:<id>`` (start/end, git hash as
                              ``code_version``, git tags, code snapshot digest and size, notes,
-                             staleness messages), ``WAS_ASSOCIATED_WITH`` its component
+                             staleness messages; the run id also as ``sequence``, so that
+                             ``bt --order depth-first`` lists runs as mltrace does),
+                             ``WAS_ASSOCIATED_WITH`` its component
 IO pointer name              Entity: :func:`~lineagegraph.identity.location_id` when the name is
                              an absolute path or a URI (so other sources meet it), else
                              ``...:io:<name>``
@@ -65,6 +67,7 @@ from lineagegraph.model import (
     WasGeneratedBy,
     WasInformedBy,
 )
+from lineagegraph.queries.backtrace import SEQUENCE_PROPERTY
 from lineagegraph.store import GraphStore
 
 __all__ = ["MltraceImporter", "MltraceReport", "backtrace", "database_namespace", "pointer_location"]
@@ -83,6 +86,10 @@ TABLES: dict[str, frozenset[str]] = {
     "component_runs_outputs": frozenset({"output_path_name", "output_path_value", "component_run_id"}),
     "component_run_dependencies": frozenset({"component_run_id", "depends_on_component_run_id"}),
 }
+
+# Part of every run's fingerprint: bumped when what a run maps to changes (2: ``sequence``), so a
+# re-import rewrites the runs an older lineagegraph imported.
+RUN_MAPPING = 2
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
@@ -272,6 +279,11 @@ class MltraceImporter:
             activity_id = self.run_id(ns, run)
             attributes: dict[str, Any] = {
                 "mltrace_run_id": run,
+                # mltrace's trace visits a run's dependencies as PostgreSQL returns its unordered
+                # lazy-load join: a hash join over component_runs in storage order, which is the
+                # order runs were logged, i.e. run id order. The core's depth-first backtrace
+                # visits upstream runs by this generic ordinal.
+                SEQUENCE_PROPERTY: run,
                 "component": row["component_name"],
                 "notes": row["notes"] or None,
                 "git_tags": [str(t) for t in decoded["git_tags"]] if isinstance(decoded["git_tags"], list) else None,
@@ -324,7 +336,7 @@ class MltraceImporter:
                 relations.append(WasInformedBy(informed=activity_id, informant=self.run_id(ns, dep)))
             record = [{k: (bytes(v).hex() if isinstance(v, bytes | memoryview) else v) for k, v in row.items()},
                       record_pointers, sorted(set(deps.get(run, [])))]
-            groups.append(RecordGroup(main=activity, others=others, relations=relations).seal(record))
+            groups.append(RecordGroup(main=activity, others=others, relations=relations).seal([RUN_MAPPING, record]))
         return groups
 
     @staticmethod

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import pickle
 from datetime import UTC
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from lineagegraph.identity import location_id, source_id, version_id
 from lineagegraph.importers.base import run_import
 from lineagegraph.importers.mltrace import MltraceImporter, backtrace
 from lineagegraph.importers.pgsource import fingerprints_in
+from lineagegraph.queries import LineageGraph
 from lineagegraph.store import GraphStore
 
 pytestmark = pytest.mark.integration
@@ -156,6 +158,43 @@ def test_bt_matches_mltrace_backtrace(imported: Tables, cli_env: dict[str, str],
         for run in ours:
             for dep in imported.dependencies(run):
                 assert ours.index(run) < ours.index(dep), f"{name}: run {run} before its dependency {dep}"
+
+
+def test_depth_first_bt_is_mltraces_own_backtrace(store: GraphStore, imported: Tables, cli_env: dict[str, str],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    branching = repeating = 0
+    for name, frames in MLTRACE_BACKTRACES.items():
+        expected = [[depth, run] for depth, run in frames]  # recorded from mltrace.backtrace()
+        branching += any(b[0] <= a[0] for a, b in pairwise(frames))
+        repeating += len({run for _, run in frames}) < len(frames)
+        output = version_id(pointer_node(name), run_node(imported.last_writer(name)))
+        bt = _cli_json(capsys, "bt", output, "--order", "depth-first")
+        assert [[f["depth"], int(f["activity"]["id"].rsplit(":", 1)[1])] for f in bt["frames"]] == expected, name
+        api = LineageGraph(store).backtrace(output, order="depth-first")
+        assert [[f.depth, int(f.activity.id.rsplit(":", 1)[1])] for f in api.frames] == expected, name
+        # A run reached again refers back to its first frame, which carries the same run.
+        for frame in api.frames:
+            if frame.repeat_of is not None:
+                assert api.frames[frame.repeat_of].activity.id == frame.activity.id
+                assert api.frames[frame.repeat_of].repeat_of is None
+    assert branching >= 4 and repeating >= 2, "the fixture has branching traces, and runs reached by two paths"
+
+    # The text lists every frame as a tree; a run's details are printed once.
+    output = version_id(pointer_node("pred-0001"), run_node(6))
+    assert main(["bt", output, "--order", "depth-first"]) == 0
+    text = capsys.readouterr().out
+    heads = [line for line in text.splitlines() if line.lstrip().startswith("#")]
+    assert len(heads) == len(MLTRACE_BACKTRACES["pred-0001"])
+    # Indented by depth: train (run 5) is one hop from infer; featurize (run 4), reached again
+    # through train, is two hops down and points back at its first listing, #1.
+    assert heads[4].startswith("  #4 ") and not heads[4].startswith("   ") and f"id={run_node(5)}" in heads[4]
+    assert heads[6] == f"    #6 featurize  id={run_node(4)}  (again: see #1)"
+    again = [line for line in heads if "(again: see #" in line]
+    assert len(again) == len(heads) - len({run for _, run in MLTRACE_BACKTRACES["pred-0001"]})
+    assert text.count("    when:") == len({run for _, run in MLTRACE_BACKTRACES["pred-0001"]})
+
+    assert main(["bt", output, "--order", "sideways"]) != 0
+    assert "order must be one of newest, depth-first, not 'sideways'" in capsys.readouterr().err
 
 
 def test_mltrace_style_backtrace_from_the_graph_is_mltraces_own(store: GraphStore, imported: Tables) -> None:

@@ -5,6 +5,17 @@ on: the template returns one row per upstream activity (agents, inputs, outputs,
 activities); Python orders them so that each frame comes before the frames it depends on.
 Each frame also says whether its run is stale (:mod:`lineagegraph.queries.staleness`), computed
 for all frames in one more query.
+
+Two orders (``order=``, ``bt --order``), both computed in Python from the same rows:
+
+- ``newest`` (the default): each activity once, every frame before the frames it depends on,
+  ties newest first;
+- ``depth-first``: a tree walk like a debugger's or mltrace's ``trace``: the newest activity
+  that made the element, then each frame followed by the frames it depends on, in the order
+  their source recorded them (:data:`SEQUENCE_PROPERTY` when the importer wrote it, else start
+  time, then id), an activity listed again for every path that reaches it (``repeat_of`` names
+  its first frame). Repeats can multiply on diamond-shaped lineage, so at most
+  :data:`MAX_DEPTH_FIRST_FRAMES` frames are listed.
 """
 
 from __future__ import annotations
@@ -12,11 +23,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, Field
 
 from lineagegraph import templates
+from lineagegraph.errors import QueryError
 from lineagegraph.queries.activities import activity_params, format_time, node_time, version_of, what_ran
 from lineagegraph.queries.records import node_from
 from lineagegraph.queries.runner import TemplateRunner
@@ -26,7 +38,20 @@ from lineagegraph.subgraph import GraphNode, dataframe
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import pandas  # type: ignore[import-untyped,unused-ignore]
 
-__all__ = ["AgentRef", "Backtrace", "Frame", "Usage", "backtrace"]
+__all__ = ["BACKTRACE_ORDERS", "SEQUENCE_PROPERTY", "AgentRef", "Backtrace", "BacktraceOrder", "Frame", "Usage",
+           "backtrace"]
+
+BacktraceOrder = Literal["newest", "depth-first"]
+BACKTRACE_ORDERS: tuple[str, ...] = get_args(BacktraceOrder)
+
+# An activity property an importer may write: the source's own ordinal of the run (the order the
+# source recorded runs in, e.g. an auto-increment run id). Depth-first backtraces visit upstream
+# frames in this order, so they list runs as the source's own tools do.
+SEQUENCE_PROPERTY = "sequence"
+
+# Depth-first listings repeat an activity for every path to it: bounded so that a wide diamond
+# lattice cannot produce millions of frames.
+MAX_DEPTH_FIRST_FRAMES = 10_000
 
 
 class AgentRef(BaseModel):
@@ -56,6 +81,8 @@ class Frame(BaseModel):
     outputs: list[Usage] = Field(default_factory=list)
     upstream: list[str] = Field(default_factory=list)
     stale: list[str] = Field(default_factory=list)  # why the run is stale; empty when fresh
+    depth: int | None = None  # depth-first order only: hops from the frame that made the element
+    repeat_of: int | None = None  # depth-first order only: the number of this activity's first frame
 
     @property
     def what(self) -> str:
@@ -73,6 +100,9 @@ class Frame(BaseModel):
         """The frame as a few plain-English lines."""
         props = self.activity.properties
         head = f"#{self.number} {self.what}"
+        if self.repeat_of is not None:
+            # The details were printed at its first listing; a tree walk reaches it again.
+            return [self._indented(f"{head}  id={self.activity.id}  (again: see #{self.repeat_of})")]
         if self.version:
             head += f" (version {self.version})"
         if props.get("status"):
@@ -103,7 +133,11 @@ class Frame(BaseModel):
             )
         if self.stale:
             out.append("    STALE: " + "; ".join(self.stale))
-        return out
+        return [self._indented(line) for line in out]
+
+    def _indented(self, line: str) -> str:
+        # Depth-first frames are indented by depth, so the listing reads as a tree.
+        return "  " * self.depth + line if self.depth else line
 
 
 def frames_frame(frames: list[Frame]) -> pandas.DataFrame:
@@ -143,7 +177,11 @@ class Backtrace(BaseModel):
         return "\n".join(line for frame in self.frames for line in frame.lines())
 
     def to_pandas(self) -> pandas.DataFrame:
-        return frames_frame(self.frames)
+        table = frames_frame(self.frames)
+        if any(f.depth is not None for f in self.frames):
+            table["depth"] = [f.depth for f in self.frames]
+            table["repeat_of"] = [f.repeat_of for f in self.frames]
+        return table
 
 
 # -- activity rows, shared with recipe -----------------------------------------------------------
@@ -223,13 +261,70 @@ def usage(item: Mapping[str, Any]) -> Usage:
     return Usage(entity=node_from(item["entity"]), role=item["role"], time=item["time"])
 
 
-def backtrace(runner: TemplateRunner, id: str, depth: int, max_age: timedelta | None = None) -> Backtrace:
+def _sequence_key(row: Mapping[str, Any]) -> tuple[bool, float, bool, float, str]:
+    """Recorded order: the source's sequence number when it wrote one, else start time, then id."""
+    node = node_from(row["activity"])
+    seq = node.properties.get(SEQUENCE_PROPERTY)
+    number = float(seq) if isinstance(seq, int | float) and not isinstance(seq, bool) else None
+    when = node_time(node)
+    return (number is None, number or 0.0, when is None, when.timestamp() if when else 0.0, node.id)
+
+
+def depth_first(rows: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any], int | None]]:
+    """The rows as a tree walk: ``(depth, row, index of its first listing or None)`` per frame.
+
+    Roots are the activities no other activity in the rows depends on (the ones that made the
+    element), newest first; below each, its upstream activities in recorded order
+    (:func:`_sequence_key`), depth-first, repeated for every path. A dependency cycle is cut
+    where it would re-enter the current path.
+    """
+    by_id = {str(r["activity"]["id"]): r for r in rows}
+    upstream = {i: sorted({u for u in r["upstream"] if u in by_id and u != i}, key=lambda u: _sequence_key(by_id[u]))
+                for i, r in by_id.items()}
+    consumed = {u for ups in upstream.values() for u in ups}
+    roots = [r for i, r in by_id.items() if i not in consumed] or list(by_id.values())
+    roots = ordered(roots, newest_first=True)
+    frames: list[tuple[int, dict[str, Any], int | None]] = []
+    first: dict[str, int] = {}
+    # Iterative, so deep chains do not hit Python's recursion limit: (depth, id, ids on the path).
+    stack: list[tuple[int, str, frozenset[str]]] = [
+        (0, str(r["activity"]["id"]), frozenset()) for r in reversed(roots)
+    ]
+    while stack:
+        depth, current, path = stack.pop()
+        if len(frames) >= MAX_DEPTH_FIRST_FRAMES:
+            raise QueryError(
+                f"the depth-first backtrace has more than {MAX_DEPTH_FIRST_FRAMES} frames (runs repeat "
+                "for every path to them); use the default order or a smaller depth"
+            )
+        frames.append((depth, by_id[current], first.get(current)))
+        first.setdefault(current, len(frames) - 1)
+        on_path = path | {current}
+        stack.extend((depth + 1, up, on_path) for up in reversed(upstream[current]) if up not in on_path)
+    return frames
+
+
+def backtrace(
+    runner: TemplateRunner,
+    id: str,
+    depth: int,
+    max_age: timedelta | None = None,
+    order: BacktraceOrder = "newest",
+) -> Backtrace:
     """The activities that produced ``id``, newest first, like a debugger's backtrace.
 
     Each frame's ``stale`` lists why its run is stale: an input's producer ran again since, or
-    (with ``max_age``) the run started longer ago than that.
+    (with ``max_age``) the run started longer ago than that. ``order`` is ``"newest"`` (each
+    activity once, dependency order) or ``"depth-first"`` (a tree walk; see the module's notes).
     """
-    rows = ordered(activity_rows(runner, "backtrace", id, depth), newest_first=True)
+    if order not in BACKTRACE_ORDERS:
+        raise QueryError(f"order must be one of {', '.join(BACKTRACE_ORDERS)}, not {order!r}")
+    rows = activity_rows(runner, "backtrace", id, depth)
+    walk: list[tuple[int | None, dict[str, Any], int | None]]
+    if order == "depth-first":
+        walk = list(depth_first(rows))
+    else:
+        walk = [(None, r, None) for r in ordered(rows, newest_first=True)]
     stale = stale_reasons(runner.store, [str(r["activity"]["id"]) for r in rows], max_age=max_age)
     frames = [
         Frame(
@@ -240,7 +335,9 @@ def backtrace(runner: TemplateRunner, id: str, depth: int, max_age: timedelta | 
             outputs=[usage(u) for u in sorted_usages(r["outputs"])],
             upstream=sorted(set(r["upstream"])),
             stale=stale[str(r["activity"]["id"])],
+            depth=level,
+            repeat_of=repeat,
         )
-        for i, r in enumerate(rows)
+        for i, (level, r, repeat) in enumerate(walk)
     ]
     return Backtrace(id=id, frames=frames)

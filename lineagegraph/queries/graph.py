@@ -122,13 +122,20 @@ class LineageGraph(TemplateRunner):
         return _diff.diff(self, a, b, depth)
 
     def backtrace(
-        self, id: str, *, depth: int = templates.DEFAULT_DEPTH, max_age: timedelta | None = None
+        self,
+        id: str,
+        *,
+        depth: int = templates.DEFAULT_DEPTH,
+        max_age: timedelta | None = None,
+        order: _backtrace.BacktraceOrder = "newest",
     ) -> _backtrace.Backtrace:
         """The activities that produced ``id``, newest first, like a debugger's backtrace.
 
         Frames whose run is stale say why in ``stale`` (``max_age``: runs older than that too).
+        ``order="depth-first"`` lists them as a tree walk, in the order their source recorded
+        them, repeating a run for every path to it (as mltrace's ``trace`` does).
         """
-        return _backtrace.backtrace(self, id, depth, max_age)
+        return _backtrace.backtrace(self, id, depth, max_age, order)
 
     def recipe(self, id: str, *, depth: int = templates.DEFAULT_DEPTH) -> _recipe.Recipe:
         """Everything needed to re-run the processing that produced ``id``, oldest step first."""
