@@ -4,7 +4,9 @@ Each test writes its own objects into its own namespace, runs the agent (in a th
 CLI in a subprocess), and reads back what the raw object store holds, as a user would with
 ``lineagegraph k8s objects/history``. The faults are real too: the agent process is SIGKILLed,
 Neo4j is made unreachable (its port closed), objects are deleted while no agent runs, and the
-server answers ``410 Gone`` to a resourceVersion older than its history.
+server answers ``410 Gone`` to a resourceVersion older than its history. The last test puts the
+faults together and checks the end-to-end claim: the lineage derived from what the agent recorded
+equals the lineage of a clean import of what ``kubectl`` shows (plus the deletions a watch saw).
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from typing import Any
 import pytest
 import yaml
 from kubecluster import KubeCluster, ensure_binaries
-from kubernetes import client, utils
+from kubernetes import client, utils, watch
 
+from lineagegraph.identity import location_id, version_id
+from lineagegraph.importers.k8s.extractors import run_id
 from lineagegraph.importers.k8s.rawstore import RawStore, StoredObject, WatchEvent
 from lineagegraph.server import LocalServer
 from lineagegraph.services.k8s_agent import AgentOptions, K8sAgent, KindRef, connect_store, kube_api_client
@@ -554,3 +558,266 @@ def test_deploy_manifests_are_valid_objects_and_never_grant_secrets(kube_api: cl
     assert "--kind" not in args
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == next(
         d["metadata"]["name"] for d in docs if d["kind"] == "ServiceAccount")
+
+
+# ---------------------------------------------------------------------------------------------
+# The end-to-end claim: after every fault, the lineage the agent's records derive equals the
+# lineage of a clean import of what a user could have captured with kubectl.
+
+# What the import machinery keeps on PROV nodes and relationships about itself; everything else is
+# lineage a user sees. Labels of the raw store and of the import records are not PROV.
+_BOOKKEEPING_PROPS = frozenset({"import_runs", "import_sources", "created_by"})
+_BOOKKEEPING_LABELS = ("K8sObject", "K8sObjectVersion", "ImportRun", "ImportBatch")
+
+
+def _plain(value: Any) -> Any:
+    """Neo4j temporal values as ISO strings, so that two graphs compare as plain data."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value.iso_format() if hasattr(value, "iso_format") else value
+
+
+def lineage_of(store: GraphStore) -> tuple[dict[str, Any], list[Any]]:
+    """Every non-bookkeeping node (by id: labels, properties) and relationship (ends, type, properties)."""
+    outside = " AND ".join(f"NOT n:{label}" for label in _BOOKKEEPING_LABELS)
+    nodes: dict[str, Any] = {}
+    for row in store.read(f"MATCH (n) WHERE {outside} RETURN labels(n) AS labels, properties(n) AS props"):
+        props = {k: _plain(v) for k, v in row["props"].items() if k not in _BOOKKEEPING_PROPS}
+        assert "id" in props, f"a node outside the PROV model: {row}"
+        nodes[props["id"]] = (sorted(row["labels"]), props)
+    rels = sorted(
+        (row["start"], row["type"], row["end"],
+         json.dumps({k: _plain(v) for k, v in row["props"].items() if k not in _BOOKKEEPING_PROPS}, sort_keys=True))
+        for row in store.read(
+            f"MATCH (n)-[r]->(m) WHERE {outside} AND {outside.replace('n:', 'm:')} "
+            "RETURN n.id AS start, type(r) AS type, m.id AS end, properties(r) AS props"))
+    return nodes, rels
+
+
+def _job(api: client.ApiClient, ns: str, name: str, image: str, args: list[str], *,
+         owner: dict[str, Any] | None = None, env: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if owner is not None:
+        meta["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": owner["kind"], "name": owner["metadata"]["name"],
+                                    "uid": owner["metadata"]["uid"], "controller": True}]
+    job = client.BatchV1Api(api).create_namespaced_job(ns, {"metadata": meta, "spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "main", "image": image, "args": args, "env": env or []}]}}}})
+    return {"kind": "Job", **api.sanitize_for_serialization(job)}
+
+
+def _pod_of(api: client.ApiClient, ns: str, name: str, job: dict[str, Any], image: str, digest: str) -> None:
+    """A Pod of ``job`` that ran ``image`` at ``digest`` (status set as a kubelet would)."""
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(ns, {"metadata": {"name": name, "ownerReferences": [{
+        "apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"], "uid": job["metadata"]["uid"],
+        "controller": True}]}, "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": image}]}})
+    core.patch_namespaced_pod_status(name, ns, {"status": {"phase": "Succeeded", "containerStatuses": [
+        {"name": "main", "image": image, "imageID": f"{image.split(':')[0]}@{digest}", "ready": False,
+         "restartCount": 0, "state": {"terminated": {"exitCode": 0}}}]}})
+
+
+def _raw_list(call: Callable[..., Any], ns: str, api_version: str, kind: str) -> list[dict[str, Any]]:
+    """A list call's items as the server sent them, with apiVersion/kind filled in as kubectl does."""
+    answer = json.loads(call(ns, _preload_content=False).data)
+    return [{"apiVersion": api_version, "kind": kind, **item} for item in answer["items"]]
+
+
+def _delete_and_record(api: client.ApiClient, ns: str, kind: str, name: str) -> dict[str, Any]:
+    """Delete an object and return its DELETED watch event, as ``kubectl get -w --output-watch-events`` shows it."""
+    batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
+    read, delete, listing = {
+        "Job": (batch.read_namespaced_job, batch.delete_namespaced_job, batch.list_namespaced_job),
+        "ConfigMap": (core.read_namespaced_config_map, core.delete_namespaced_config_map,
+                      core.list_namespaced_config_map)}[kind]
+    rv = read(name, ns).metadata.resource_version
+    # Background: the object goes at once (no garbage collector runs here to finish an orphaning delete).
+    delete(name, ns, propagation_policy="Background")
+    # A watch from the last resourceVersion delivers the deletion even though it started after it.
+    for event in k8s_watch_events(listing, ns, name, rv):
+        if event["type"] == "DELETED":
+            return {"type": "DELETED", "object": event["raw_object"]}
+    raise AssertionError(f"no DELETED event for {kind} {ns}/{name}")
+
+
+def k8s_watch_events(listing: Callable[..., Any], ns: str, name: str, rv: str) -> Iterator[dict[str, Any]]:
+    w = watch.Watch()  # type: ignore[no-untyped-call]
+    yield from w.stream(listing, ns, field_selector=f"metadata.name={name}", resource_version=rv, timeout_seconds=20)
+
+
+def test_lineage_from_the_agent_after_faults_equals_a_clean_import_of_what_kubectl_shows(
+        kube_cluster: KubeCluster, kube_api: client.ApiClient, namespace: str, store: GraphStore,
+        neo4j_server: LocalServer, cli_env: dict[str, str], tmp_path: Path) -> None:
+    """Faults, in one agent's life: the watch connection dropped (the API server unreachable for a while),
+    Neo4j unreachable while events arrive, the agent SIGKILLed, objects created and deleted while it is
+    down, and etcd compacted so that its checkpoint answers 410 Gone. Lineage is derived from its records
+    by `lineagegraph etl k8s`, once halfway (as from cron) and once at the end."""
+    ns, state, log = namespace, tmp_path / "state", tmp_path / "agent.log"
+    batch, core = client.BatchV1Api(kube_api), client.CoreV1Api(kube_api)
+    digest_train, digest_score = "sha256:" + "1a" * 32, "sha256:" + "2b" * 32
+
+    # The agent reaches both servers through gates the test opens and closes.
+    api_gate = PortGate(int(kube_cluster.server.rsplit(":", 1)[1]))
+    config = yaml.safe_load(kube_cluster.kubeconfig.read_text())
+    config["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{api_gate.port}"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    kubeconfig.chmod(0o600)
+    neo_gate = PortGate(neo4j_server.port)
+    agent_env = {**cli_env, "NEO4J_URI": f"bolt://127.0.0.1:{neo_gate.port}", "NEO4J_USER": "neo4j",
+                 "NEO4J_PASSWORD": neo4j_server.password()}
+
+    def start_agent() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "lineagegraph", "watch", "k8s", "--kubeconfig", str(kubeconfig), "-n", ns,
+             "--kind", "batch/v1/jobs", "--kind", "batch/v1/cronjobs", "--kind", "v1/pods", "--kind", "v1/configmaps",
+             "--state-dir", str(state), "--health-port", "0", "--watch-timeout", "20", "--cluster", "test"],
+            env=agent_env, stdout=subprocess.DEVNULL, stderr=log.open("ab"), cwd=REPO)
+
+    def etl() -> dict[str, Any]:
+        done = subprocess.run([sys.executable, "-m", "lineagegraph", "etl", "k8s", "--json"], env=cli_env,
+                              capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    def live() -> dict[str, dict[str, Any]]:
+        """What the API server holds now, by uid: kubectl's view, raw."""
+        items = (_raw_list(batch.list_namespaced_job, ns, "batch/v1", "Job")
+                 + _raw_list(batch.list_namespaced_cron_job, ns, "batch/v1", "CronJob")
+                 + _raw_list(core.list_namespaced_pod, ns, "v1", "Pod")
+                 + _raw_list(core.list_namespaced_config_map, ns, "v1", "ConfigMap"))
+        return {o["metadata"]["uid"]: o for o in items}
+
+    deleted: list[dict[str, Any]] = []
+
+    def caught_up() -> bool:
+        stored = {o.uid: o for o in RawStore(store).objects(namespace=ns)}
+        now = live()
+        return all(uid in stored and stored[uid].resource_version == o["metadata"]["resourceVersion"]
+                   and not stored[uid].deleted for uid, o in now.items()) and all(
+            e["object"]["metadata"]["uid"] in stored and stored[e["object"]["metadata"]["uid"]].deleted
+            for e in deleted)
+
+    # -- the cluster before the agent starts
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "train-config"}, "data": {"learning_rate": "0.1"}})
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "stale-params"}, "data": {"epochs": "3"}})
+    train = _job(kube_api, ns, "train", "ghcr.io/example/train:1.0",
+                 ["--train_data=gs://eq-bucket/in/data.csv", "--output", "gs://eq-bucket/model", "--epochs=3"],
+                 env=[{"name": "LEARNING_RATE", "valueFrom": {"configMapKeyRef": {
+                     "name": "train-config", "key": "learning_rate"}}}])
+    _pod_of(kube_api, ns, "train-x1", train, "ghcr.io/example/train:1.0", digest_train)
+    cron = {"kind": "CronJob", **kube_api.sanitize_for_serialization(batch.create_namespaced_cron_job(ns, {
+        "metadata": {"name": "nightly"}, "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {
+            "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "ghcr.io/example/score:2.0",
+                                                               "args": ["--features=gs://eq-bucket/model"]}]}}}}}}))}
+    nightly = [_job(kube_api, ns, f"nightly-{i}", "ghcr.io/example/score:2.0",
+                    ["--features=gs://eq-bucket/model", f"--output=gs://eq-bucket/scores/{i}"], owner=cron)
+               for i in (1, 2)]
+    _job(kube_api, ns, "doomed", "ghcr.io/example/train:1.0", ["--output=gs://eq-bucket/scratch"])
+
+    api_gate.open()
+    neo_gate.open()
+    agent = start_agent()
+    try:
+        wait_for("the first list", caught_up, 90)
+
+        # Fault 1: the watch connection drops (the API server unreachable); a change meanwhile.
+        api_gate.close()
+        batch.patch_namespaced_job("train", ns, {"metadata": {"labels": {"stage": "2"}}})
+        wait_for("a failed reconnect in the log", lambda: "retrying in" in log.read_text(), 30)
+        api_gate.open()
+        wait_for("the change made while the watch was down", caught_up, 60)
+
+        # Fault 2: Neo4j unreachable while events arrive; they wait in the disk buffer.
+        neo_gate.close()
+        _pod_of(kube_api, ns, "nightly-1-x1", nightly[0], "ghcr.io/example/score:2.0", digest_score)
+        batch.patch_namespaced_job("train", ns, {"metadata": {"labels": {"stage": "3"}}})
+        wait_for("the events in the disk buffer", lambda: "nightly-1-x1" in (state / "buffer.ndjson").read_text()
+                 and '"stage":"3"' in (state / "buffer.ndjson").read_text(), 60)
+        neo_gate.open()
+        wait_for("the buffer flushed", lambda: caught_up() and (state / "buffer.ndjson").read_text() == "", 90)
+        halfway = etl()  # lineage derived halfway, as a cron job would
+        assert halfway["written"] >= 4 and not halfway["errors"]
+
+        # Fault 3: the agent is killed; while it is down, a new run, its Pod, and two deletions.
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(30)
+        nightly.append(_job(kube_api, ns, "nightly-3", "ghcr.io/example/score:2.0",
+                            ["--features=gs://eq-bucket/model", "--output=gs://eq-bucket/scores/3"], owner=cron))
+        _pod_of(kube_api, ns, "nightly-3-x1", nightly[2], "ghcr.io/example/score:2.0", digest_score)
+        deleted.append(_delete_and_record(kube_api, ns, "Job", "doomed"))
+        deleted.append(_delete_and_record(kube_api, ns, "ConfigMap", "stale-params"))
+        # Fault 4: the agent's ConfigMap checkpoint is now older than etcd's history: 410 Gone.
+        kube_cluster.compact_etcd()
+        agent = start_agent()
+        wait_for("the agent caught up after the restart", caught_up, 120)
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(60) == 0, log.read_text()[-3000:]
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+        api_gate.close()
+        neo_gate.close()
+    text = log.read_text()
+    assert f"v1/configmaps@{ns}: resourceVersion" in text and "is gone (410); relisting" in text, text[-3000:]
+    assert f"resuming batch/v1/jobs@{ns}" in text  # the second run resumed (Jobs) rather than starting over
+    final = etl()
+    assert not final["errors"]
+
+    # Every object's last version is stored exactly once; no version is stored twice.
+    raw = RawStore(store)
+    now = live()
+    recorded = raw.objects(namespace=ns)
+    assert {o.uid for o in recorded} == set(now) | {e["object"]["metadata"]["uid"] for e in deleted}
+    for obj in recorded:
+        history = raw.history(obj.uid)
+        rvs = [v.resource_version for v in history]
+        assert len(set(rvs)) == len(rvs), f"{obj.ref}: a resourceVersion stored twice: {rvs}"
+        assert [v.version for v in history] == list(range(1, len(history) + 1)), obj.ref
+        assert history[-1].version == obj.latest_version
+        if obj.uid in now:
+            assert rvs.count(now[obj.uid]["metadata"]["resourceVersion"]) == 1 and rvs[-1] == obj.resource_version
+            assert not any(v.deleted for v in history), obj.ref
+        else:
+            assert [v.deleted for v in history] == [False] * (len(history) - 1) + [True], obj.ref
+    versions = {o.name: [v.object["metadata"].get("labels", {}).get("stage") for v in raw.history(o.uid)]
+                for o in recorded if o.kind == "Job"}
+    assert versions["train"] == [None, "2", "3"]  # each change once, none lost in the outages
+    from_agent = lineage_of(store)
+
+    # What a user could have captured: `kubectl get jobs,cronjobs,pods,configmaps -o json` now, and
+    # the DELETED events of the objects that went meanwhile (as `kubectl get -w --output-watch-events`).
+    snapshot_file, deletions_file = tmp_path / "now.json", tmp_path / "deleted.ndjson"
+    snapshot_file.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
+                                         "items": list(now.values())}, indent=2))
+    deletions_file.write_text("".join(json.dumps(e) + "\n" for e in deleted))
+    store.clear()
+    store.init_schema()
+    imported = subprocess.run([sys.executable, "-m", "lineagegraph", "import", "k8s", "--json", str(snapshot_file),
+                               str(deletions_file)], env=cli_env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    from_files = lineage_of(store)
+
+    nodes_a, rels_a = from_agent
+    nodes_f, rels_f = from_files
+    assert sorted(nodes_a) == sorted(nodes_f)
+    different = {i: (nodes_a[i], nodes_f[i]) for i in nodes_a if nodes_a[i] != nodes_f[i]}
+    assert not different, different
+    assert rels_a == rels_f, (sorted(set(rels_a) - set(rels_f)), sorted(set(rels_f) - set(rels_a)))
+
+    # ...and it is the lineage one expects, so that the equality above is not that of two empty graphs.
+    def run(job: dict[str, Any]) -> str:
+        return run_id(job["metadata"]["uid"])
+
+    model = location_id("gs://eq-bucket/model")
+    model_v1 = version_id(model, run(train))
+    runs = {i for i, (labels, _) in nodes_a.items() if "Activity" in labels}
+    doomed_uid = deleted[0]["object"]["metadata"]["uid"]
+    assert runs == {run(train), *(run(j) for j in nightly), run_id(doomed_uid)}
+    assert (model_v1, "WAS_GENERATED_BY", run(train)) in {r[:3] for r in rels_a}
+    assert {(run(j), "USED", model_v1) for j in nightly} <= {r[:3] for r in rels_a}
+    used_configmaps = [r[2] for r in rels_a if r[0] == run(train) and r[1] == "USED" and "configmap" in r[2]]
+    assert len(used_configmaps) == 1 and json.loads(nodes_a[used_configmaps[0]][1]["data"]) == {"learning_rate": "0.1"}
+    assert nodes_a[run(nightly[2])][1]["code_version"] == digest_score
+    assert nodes_a[run(train)][1]["code_version"] == digest_train
+    plans = {r[3] for r in rels_a if r[1] == "WAS_ASSOCIATED_WITH" and r[0] in {run(j) for j in nightly}}
+    assert len({json.loads(p).get("plan") for p in plans} - {None}) == 1  # the three runs of one plan
