@@ -30,6 +30,7 @@ from rdflib import RDF, Dataset, URIRef
 from lineagegraph.errors import InputError
 from lineagegraph.importers.base import ImportUnit
 from lineagegraph.importers.provjson_stream import NotStreamable, stream_graph
+from lineagegraph.importers.provrdf_stream import RDF_FORMATS, stream_rdf_graph
 from lineagegraph.model import Element, ElementKind, Relation
 from lineagegraph.process import paused_gc
 from lineagegraph.provcodec import IMPORT_FORMATS, document_to_graph, quiet_prov
@@ -355,7 +356,7 @@ def check_kinds(elements: list[Element], relations: list[Relation], source: str)
 
 
 STREAM_ABOVE_BYTES = 16 * 1024 * 1024
-"""PROV-JSON files at least this big are streamed instead of parsed whole."""
+"""PROV-JSON and line- or triple-streamable RDF files at least this big are streamed instead of parsed whole."""
 
 
 def _named_errors(records: Iterator[Element | Relation], source: str) -> Iterator[Element | Relation]:
@@ -375,8 +376,9 @@ class ProvImporter:
     while reading a file (values it will reject in future versions, untranslatable RDF) are kept
     in :attr:`warnings` by source. ``max_input_bytes`` caps each file's size (default: the setting).
 
-    PROV-JSON files of ``stream_above`` bytes or more are streamed (see
-    :mod:`lineagegraph.importers.provjson_stream`): memory stays bounded whatever their size, so
+    PROV-JSON, Turtle, TriG, N-Triples and N-Quads files of ``stream_above`` bytes or more are
+    streamed (see :mod:`lineagegraph.importers.provjson_stream` and
+    :mod:`lineagegraph.importers.provrdf_stream`): memory stays bounded whatever their size, so
     ``max_input_bytes`` does not apply to them, and they are written chunk by chunk (a failure
     half-way leaves a ``failed`` run that records exactly what it wrote; see docs/architecture.md).
     """
@@ -399,14 +401,22 @@ class ProvImporter:
                 head = stream.read(8192).decode("utf-8", errors="replace")
         except OSError:
             return None  # the whole-document path reports it
-        if detect_format(path, head, self.fmt)[0] != "json":
+        prov_format, options = detect_format(path, head, self.fmt)
+        rdf_format = options.get("rdf_format", "")
+        if prov_format == "json":
+            records = _named_errors(stream_graph(path), str(path))
+        elif prov_format == "rdf" and rdf_format in RDF_FORMATS:
+            notes = self.warnings.setdefault(str(path), [])
+            records = _named_errors(stream_rdf_graph(path, rdf_format, notes=notes), str(path))
+        else:
             return None
-        records = _named_errors(stream_graph(path), str(path))
         try:
             first = next(records)  # the first pass runs here: syntax errors surface before any write
         except StopIteration:
             return iter(())
-        except NotStreamable:
+        except NotStreamable as exc:
+            if prov_format == "rdf":
+                self.warnings.setdefault(str(path), []).append(f"read whole, not streamed: {exc}")
             return None
         return chain([first], records)
 
@@ -422,7 +432,7 @@ class ProvImporter:
         notes: list[str] = []
         document = load_document(Path(source), self.fmt, notes, max_input_bytes=self.max_input_bytes)
         if notes:
-            self.warnings[source] = notes
+            self.warnings.setdefault(source, []).extend(notes)
         try:
             elements, relations = document_to_graph(document)
         except (ValueError, TypeError, RecursionError) as exc:
