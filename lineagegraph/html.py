@@ -23,15 +23,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import importlib.util
 import json
 import math
 from collections import deque
 from collections.abc import Collection, Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 from lineagegraph.errors import LineageGraphError
+from lineagegraph.htmlgroups import BOX_PADDING, Grouping, group_nodes
+from lineagegraph.process import paused_gc
 from lineagegraph.subgraph import BOOKKEEPING, GraphNode, Subgraph
 
 __all__ = ["render_html", "render_iframe"]
@@ -44,6 +48,18 @@ KIND_STYLES: dict[str, dict[str, str]] = {
     "unknown": {"shape": "ellipse", "color": "#D9D9D9", "border": "#7F7F7F"},
 }
 FOCUS_BORDER = "#D62728"
+# Collapsed groups of big lineages (see htmlgroups.py): dashed boxes, tinted like what they hold.
+GROUP_STYLES: dict[str, dict[str, str]] = {
+    "run": {"color": "#DCE3FE", "border": "#3F5BD9", "title": "pipeline run"},
+    "collection": {"color": "#FFFDC8", "border": "#808000", "title": "collection"},
+    "chain": {"color": "#EEEEEE", "border": "#666666", "title": "chain"},
+    "layer": {"color": "#F4F6FB", "border": "#8C96B4", "title": "layers of the drawing"},
+}
+# Past this many nodes the page opens on an overview of groups; a quarter of it is the most
+# items drawn before the layers of the layout are grouped too, into about a twentieth of it.
+GROUP_ABOVE = 5000
+TOP_GROUPS = 24  # at most this many layer bands side by side in the overview (wider ones nest)
+EDGE_LABELS = 1500  # relationships up to which every edge carries its PROV name on the canvas
 
 # Layout in canvas pixels. Columns are as wide as their widest node plus room for an edge label;
 # a layer much taller than the graph is wide wraps into sub-columns.
@@ -63,10 +79,15 @@ Layout = Literal["python", "vis-hierarchical"]
 @lru_cache(maxsize=1)
 def _vis_assets() -> tuple[str, str]:
     """vis-network's script (with its license header, unchanged) and stylesheet from pyvis."""
+    # find_spec locates the package without running it: importing pyvis pulls in jinja2 and
+    # networkx, which cost the CLI more time (0.7 s) than rendering a 5,000-node page.
+    spec = importlib.util.find_spec("pyvis")
     try:
-        base = resources.files("pyvis").joinpath(_VIS_DIR)
-        script = base.joinpath("vis-network.min.js").read_text(encoding="utf-8")
-        style = base.joinpath("vis-network.css").read_text(encoding="utf-8")
+        if spec is None or not spec.submodule_search_locations:
+            raise FileNotFoundError("pyvis")
+        base = Path(next(iter(spec.submodule_search_locations)), _VIS_DIR)
+        script = (base / "vis-network.min.js").read_text(encoding="utf-8")
+        style = (base / "vis-network.css").read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError) as exc:
         raise LineageGraphError(
             "HTML export needs the vis-network files that pyvis 0.3.2 bundles: "
@@ -78,6 +99,7 @@ def _vis_assets() -> tuple[str, str]:
     return script, style
 
 
+@lru_cache(maxsize=64)
 def prov_name(rel_type: str) -> str:
     """``WAS_GENERATED_BY`` -> ``wasGeneratedBy`` (PROV-N spelling of a relationship type)."""
     first, *rest = rel_type.lower().split("_")
@@ -154,10 +176,10 @@ def _layers(ids: Sequence[str], edges: Iterable[tuple[str, str]],
 
 
 def _positions(ids: Sequence[str], edges: Sequence[tuple[str, str]], widths: dict[str, float],
-               floating: Collection[str] = ()) -> dict[str, tuple[int, int]]:
-    """x, y for every node: layers left to right, crossings reduced by barycentre sweeps."""
+               floating: Collection[str] = ()) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
+    """x, y (and the layer) of every node: layers left to right, crossings reduced by barycentre sweeps."""
     if not ids:
-        return {}
+        return {}, {}
     layer = _layers(ids, edges, floating)
     count = max(layer.values()) + 1
     columns: list[list[str]] = [[] for _ in range(count)]
@@ -204,7 +226,7 @@ def _positions(ids: Sequence[str], edges: Sequence[tuple[str, str]], widths: dic
             positions[node] = (round(x + sub * (widest + SUBCOLUMN_ROOM)),
                                round((row - (rows - 1) / 2) * ROW_GAP))
         x += (subcolumns - 1) * (widest + SUBCOLUMN_ROOM) + widest / 2 + EDGE_ROOM
-    return positions
+    return positions, layer
 
 
 # --- page -----------------------------------------------------------------------------------
@@ -215,7 +237,7 @@ def _kind(node: GraphNode) -> str:
     return kind.value if kind is not None else "unknown"
 
 
-def _graph_data(subgraph: Subgraph, layout: Layout) -> dict[str, Any]:
+def _graph_data(subgraph: Subgraph, layout: Layout, group_above: int = GROUP_ABOVE) -> dict[str, Any]:
     nodes: dict[str, GraphNode] = {}
     for node in subgraph.nodes:
         nodes.setdefault(node.id, node)
@@ -232,12 +254,14 @@ def _graph_data(subgraph: Subgraph, layout: Layout) -> dict[str, Any]:
     ids = list(nodes)
     pairs = [(r.start, r.end) for r in rels]
     names = {i: nodes[i].display_name for i in ids}
+    kinds = {i: _kind(nodes[i]) for i in ids}
     shorts = {i: _shorten(name) for i, name in names.items()}
-    positions = {}
+    positions: dict[str, tuple[int, int]] = {}
+    layer: dict[str, int] = {}
     if layout == "python":
         widths = {i: len(short) * CHAR_WIDTH + NODE_PADDING for i, short in shorts.items()}
-        agents = {i for i in ids if _kind(nodes[i]) == "Agent"}
-        positions = _positions(ids, pairs, widths, agents)
+        agents = {i for i in ids if kinds[i] == "Agent"}
+        positions, layer = _positions(ids, pairs, widths, agents)
     out_nodes = []
     for node_id in ids:
         node = nodes[node_id]
@@ -246,8 +270,8 @@ def _graph_data(subgraph: Subgraph, layout: Layout) -> dict[str, Any]:
             "id": node_id,
             "name": name,
             "short": shorts[node_id],
-            "kind": _kind(node),
-            "labels": sorted(lb for lb in node.labels if lb not in {"Element", _kind(node)}),
+            "kind": kinds[node_id],
+            "labels": sorted(lb for lb in node.labels if lb not in {"Element", kinds[node_id]}),
             "stub": bool(node.properties.get("stub")),
             "focus": node_id in focus,
             "props": _public(node.properties),
@@ -260,8 +284,45 @@ def _graph_data(subgraph: Subgraph, layout: Layout) -> dict[str, Any]:
          "props": _public(r.properties)}
         for r in rels
     ]
-    return {"nodes": out_nodes, "edges": out_edges, "layout": layout,
+    data = {"nodes": out_nodes, "edges": out_edges, "layout": layout,
             "focus": [f for f in subgraph.focus if f in nodes], "missing": missing}
+    if positions and len(ids) > group_above:
+        index = {node_id: k for k, node_id in enumerate(ids)}
+        grouping = group_nodes(
+            [kinds[i] for i in ids], [names[i] for i in ids],
+            [(index[r.start], index[r.end], r.type) for r in rels], [layer[i] for i in ids],
+            [positions[i] for i in ids], max_items=max(2, group_above // 4),
+            layer_groups=max(2, group_above // 20), top_groups=TOP_GROUPS)
+        data.update(_groups_data(grouping, ids, positions))
+    return data
+
+
+def _groups_data(grouping: Grouping, ids: Sequence[str], positions: dict[str, tuple[int, int]]) -> dict[str, Any]:
+    """The groups as the page script reads them, and a vis-network id prefix no node id starts with."""
+    prefix = "group:"
+    while any(i.startswith(prefix) for i in ids):
+        prefix = "~" + prefix
+    xy = [positions[i] for i in ids]
+    lows: list[tuple[int, int]] = []
+    highs: list[tuple[int, int]] = []
+    for group in grouping.groups:  # children come before the groups that hold them
+        points = [xy[i] for i in group.items if i < len(ids)]
+        inner = [k - len(ids) for k in group.items if k >= len(ids)]
+        left = min([p[0] for p in points] + [lows[k][0] for k in inner])
+        top = min([p[1] for p in points] + [lows[k][1] for k in inner])
+        right = max([p[0] for p in points] + [highs[k][0] for k in inner])
+        bottom = max([p[1] for p in points] + [highs[k][1] for k in inner])
+        lows.append((left, top))
+        highs.append((right, bottom))
+    out = []
+    for k, group in enumerate(grouping.groups):
+        (left, top), (right, bottom) = lows[k], highs[k]
+        pad = BOX_PADDING
+        outline = [left - 2 * pad, top - pad, right - left + 4 * pad, bottom - top + 2 * pad]
+        x, y = ((left + right) // 2, (top + bottom) // 2) if group.kind == "layer" else xy[group.anchor]
+        out.append({"kind": group.kind, "name": group.name, "parent": group.parent, "size": group.size,
+                    "x": x, "y": y, "outline": outline})
+    return {"groups": out, "parent": grouping.parent, "groupPrefix": prefix}
 
 
 def _json_for_script(data: Any) -> str:
@@ -316,11 +377,14 @@ def _page_assets() -> tuple[str, str]:
     return script, style
 
 
-def _render(subgraph: Subgraph, *, title: str, layout: Layout = "python") -> str:
+def _render(subgraph: Subgraph, *, title: str, layout: Layout = "python",
+            group_above: int = GROUP_ABOVE) -> str:
     vis_js, vis_css = _vis_assets()
     page_js, page_css = _page_assets()
-    data = _graph_data(subgraph, layout)
-    styles = {"kinds": KIND_STYLES, "focus": FOCUS_BORDER, "tooltipValue": TOOLTIP_VALUE}
+    with paused_gc():  # many small objects, no cycles (see paused_gc)
+        data = _graph_data(subgraph, layout, group_above)
+    styles = {"kinds": KIND_STYLES, "groups": GROUP_STYLES, "focus": FOCUS_BORDER,
+              "tooltipValue": TOOLTIP_VALUE, "edgeLabels": EDGE_LABELS}
     csp = ("default-src 'none'; "
            f"script-src {_csp_hash(vis_js)} {_csp_hash(page_js)}; "
            "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'")
@@ -363,9 +427,13 @@ def _render(subgraph: Subgraph, *, title: str, layout: Layout = "python") -> str
 """
 
 
-def render_html(subgraph: Subgraph, *, title: str = "Lineage") -> str:
-    """One self-contained interactive HTML page showing ``subgraph`` (works offline)."""
-    return _render(subgraph, title=title)
+def render_html(subgraph: Subgraph, *, title: str = "Lineage", group_above: int = GROUP_ABOVE) -> str:
+    """One self-contained interactive HTML page showing ``subgraph`` (works offline).
+
+    Past ``group_above`` nodes the page opens on an overview: runs, collections, chains and, if
+    still needed, layers of the drawing are collapsed into groups that expand on click.
+    """
+    return _render(subgraph, title=title, group_above=group_above)
 
 
 def render_iframe(subgraph: Subgraph, *, height: int = 640) -> str:
