@@ -8,7 +8,8 @@ project's .venv) starts the same private PostgreSQL server the tests use
 fixed timestamps into it, flags two outputs, asks mltrace for its own backtrace of every output,
 and writes:
 
-* tests/data/mltrace.sql                 ``pg_dump --no-owner`` of the database
+* tests/data/mltrace.sql                 ``pg_dump --no-owner`` of the database (and the same file as
+                                         the demo's sample, lineagegraph/samples/postgres/)
 * tests/data/mltrace-backtraces.json     mltrace's ``backtrace()`` of each output: [[depth, run id], ...]
 
 Usage: .venv/bin/python scripts/make-mltrace-fixture.py
@@ -119,6 +120,7 @@ def main() -> None:
         data.mkdir(exist_ok=True)
         (data / "mltrace-backtraces.json").write_text(out.stdout)
         (data / "mltrace.sql").write_text(server.dump("mltrace"))
+        shutil.copyfile(data / "mltrace.sql", REPO / "lineagegraph" / "samples" / "postgres" / "mltrace.sql")
         print(f"wrote {data / 'mltrace.sql'} and {data / 'mltrace-backtraces.json'}")
     finally:
         server.stop()

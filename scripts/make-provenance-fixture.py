@@ -7,7 +7,8 @@ missing). This script (run with the project's .venv) starts the same private Pos
 (tests/fixtures_postgres.py), lets the library record a small pipeline into a PostgreSQL artifact
 repository with a disk blobstore, and writes:
 
-* tests/data/provenance_repo.sql      ``pg_dump --no-owner`` of the repository database
+* tests/data/provenance_repo.sql      ``pg_dump --no-owner`` of the repository database (and the same
+                                      file as the demo's sample, lineagegraph/samples/postgres/)
 * tests/data/provenance-blobs/        the disk blobstore (joblib pickles; never unpickled by us)
 
 On Python >= 3.8 with a current cloudpickle the library leaves ``input_artifact_ids`` empty; the
@@ -115,6 +116,7 @@ def main() -> None:
             shutil.rmtree(blobs, ignore_errors=True)
             shutil.copytree(Path(work) / "blobs", blobs)
         (data / "provenance_repo.sql").write_text(server.dump("provenance"))
+        shutil.copyfile(data / "provenance_repo.sql", REPO / "lineagegraph/samples/postgres/provenance_repo.sql")
         print(f"wrote {data / 'provenance_repo.sql'} and {blobs}")
     finally:
         server.stop()
