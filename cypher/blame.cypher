@@ -5,6 +5,8 @@
 // outputs reach it (`hits`). Ranked by hits, then newest first (a recent change is the more
 // likely cause), then id. With 'Agent' in $kinds the agents associated with upstream activities
 // are ranked too (an agent reached through any upstream activity counts once per output).
+// Each walk is planned as a pruning breadth-first expand: every node visited once per output.
+// Elements and agents come back as maps (`{id, labels, properties}`).
 //
 // Parameters:
 //   $ids        (required) list of ids of the flagged (bad) outputs
@@ -31,7 +33,7 @@ WHERE hits >= coalesce($min_hits, 1)
 WITH suspect, hits, reached_from,
      CASE WHEN toString(coalesce(suspect.generated_at, suspect.started_at)) =~ '\\d{4}-\\d{2}-\\d{2}(T.*)?'
           THEN datetime(toString(coalesce(suspect.generated_at, suspect.started_at))) END AS t
-RETURN suspect AS element, hits, reached_from,
-       [(suspect)-[:WAS_ASSOCIATED_WITH]->(g:Agent) | g] AS agents
+RETURN {id: suspect.id, labels: labels(suspect), properties: properties(suspect)} AS element, hits, reached_from,
+       [(suspect)-[:WAS_ASSOCIATED_WITH]->(g:Agent) | {id: g.id, labels: labels(g), properties: properties(g)}] AS agents
 ORDER BY hits DESC, t IS NULL, t DESC, suspect.id
 LIMIT coalesce($limit, 1000000000)

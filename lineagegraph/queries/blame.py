@@ -1,4 +1,8 @@
-"""``blame``: what flagged outputs share upstream, most likely culprit first (``cypher/blame.cypher``)."""
+"""``blame``: what flagged outputs share upstream, most likely culprit first (``cypher/blame.cypher``).
+
+The template returns elements and agents as maps; they are decoded here directly (all elements in
+one validation), with the cycle collector paused.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from pydantic import BaseModel, Field
 from lineagegraph import templates
 from lineagegraph.errors import QueryError
 from lineagegraph.model import ElementKind
+from lineagegraph.process import paused_gc
 from lineagegraph.queries.args import kinds_param, limit_param
-from lineagegraph.queries.records import node_from
+from lineagegraph.queries.records import node_from, nodes_from
 from lineagegraph.queries.runner import TemplateRunner
 from lineagegraph.subgraph import GraphNode, dataframe
 
@@ -71,24 +76,26 @@ def blame(
         raise QueryError("blame needs at least one id")
     templates.validate_bound("depth", depth)
     runner.store.require_ids(*flagged)
-    rows = runner.run_named(
-        "blame",
-        ids=flagged,
-        depth=depth,
-        kinds=kinds_param(kinds),
-        min_hits=limit_param(min_hits),
-        limit=limit_param(limit),
-    )
-    return BlameReport(
-        flagged=flagged,
-        suspects=[
-            Suspect(
-                element=node_from(r["element"]),
-                hits=r["hits"],
-                share=r["hits"] / len(flagged),
-                reached_from=sorted(r["reached_from"]),
-                agents=[node_from(g) for g in r["agents"]],
-            )
-            for r in rows
-        ],
-    )
+    with paused_gc():  # many small objects, none cyclic: see lineagegraph.process.paused_gc
+        rows = runner.run_named_raw(
+            "blame",
+            ids=flagged,
+            depth=depth,
+            kinds=kinds_param(kinds),
+            min_hits=limit_param(min_hits),
+            limit=limit_param(limit),
+        )
+        elements = nodes_from(r["element"] for r in rows)
+        return BlameReport(
+            flagged=flagged,
+            suspects=[
+                Suspect(
+                    element=element,
+                    hits=r["hits"],
+                    share=r["hits"] / len(flagged),
+                    reached_from=sorted(r["reached_from"]),
+                    agents=[node_from(g) for g in r["agents"]],
+                )
+                for element, r in zip(elements, rows, strict=True)
+            ],
+        )

@@ -1,8 +1,9 @@
 """``diff``: how two elements were made differently (``cypher/diff.cypher``).
 
-The template returns every upstream element of A and of B with the side(s) it is on; Python then
-pairs the activities of the two sides by what they ran and compares their parameters, code,
-environment and agents, and groups entities that are versions of one thing.
+The template returns, in one row, every upstream element of A and of B as a compact map with the
+side(s) it is on, and the activities that made A and B; Python then pairs the activities of the two
+sides by what they ran and compares their parameters, code, environment and agents, and groups
+entities that are versions of one thing.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from lineagegraph import templates
+from lineagegraph.errors import NotFoundError
 from lineagegraph.model import ElementKind
+from lineagegraph.process import paused_gc
 from lineagegraph.queries.activities import activity_params, aspects, node_time, what_ran
-from lineagegraph.queries.records import node_from
+from lineagegraph.queries.records import nodes_from
 from lineagegraph.queries.runner import TemplateRunner
 from lineagegraph.subgraph import GraphNode, dataframe
 
@@ -135,18 +138,27 @@ class LineageDiff(BaseModel):
 def diff(runner: TemplateRunner, a: str, b: str, depth: int) -> LineageDiff:
     """Compare the upstream lineage of ``a`` and ``b``: inputs, activities, versions."""
     templates.validate_bound("depth", depth)
-    runner.store.require_ids(a, b)
-    rows = runner.run_named("diff", a=a, b=b, depth=depth)
+    with paused_gc():  # decoding builds thousands of small objects, none of them cyclic
+        records = runner.run_named_raw("diff", a=a, b=b, depth=depth)
+        if not records:
+            # The template anchors on both elements, so no row means one is missing: say which.
+            runner.store.require_ids(a, b)
+            raise NotFoundError(f"not in the graph: {a!r} or {b!r}")  # pragma: no cover - created since
+        row = records[0]
+        upstream = row["upstream"]
+        nodes = nodes_from(upstream)
+        agent_nodes = {agent.id: agent for agent in nodes_from(row["agents"])}
     result = LineageDiff(a=a, b=b)
     generals: dict[str, list[str]] = {}
     agents: dict[str, list[GraphNode]] = {}
     acts_a: list[GraphNode] = []
     acts_b: list[GraphNode] = []
-    for row in rows:
-        node = node_from(row["node"])
-        generals[node.id] = list(row["generals"])
-        agents[node.id] = [node_from(g) for g in row["agents"]]
-        in_a, in_b = bool(row["in_a"]), bool(row["in_b"])
+    by_id: dict[str, GraphNode] = {}
+    for data, node in zip(upstream, nodes, strict=True):
+        by_id[node.id] = node
+        generals[node.id] = list(data["generals"])
+        agents[node.id] = [agent_nodes[g] for g in data["agents"]]
+        in_a, in_b = data["side"] & 1 == 1, data["side"] & 2 == 2
         if node.kind is ElementKind.ACTIVITY:
             if in_a and not in_b:
                 acts_a.append(node)
@@ -158,23 +170,11 @@ def diff(runner: TemplateRunner, a: str, b: str, depth: int) -> LineageDiff:
             ).append(node)
     # The activities that made A and B correspond whatever their names, even when B's
     # lineage also contains A's maker (B is a revision of A).
-    makers = {
-        row["id"]: row["maker"]
-        for row in runner.store.read(
-            "UNWIND $ids AS id MATCH (:Element {id: id})-[:WAS_GENERATED_BY]->(m:Activity) "
-            "WITH id, m ORDER BY m.started_at DESC RETURN id, collect(m.id)[0] AS maker",
-            ids=[a, b],
-        )
-    }
-    maker_a, maker_b = makers.get(a), makers.get(b)
+    maker_a, maker_b = row["maker_a"], row["maker_b"]
     if maker_a and maker_b and maker_a != maker_b:
-        nodes = {n.id: n for n in (*acts_a, *acts_b)}
-        for row in rows:
-            node = node_from(row["node"])
-            nodes.setdefault(node.id, node)
         acts_a = [n for n in acts_a if n.id != maker_a]
         acts_b = [n for n in acts_b if n.id != maker_b]
-        _pair_activities(result, [nodes[maker_a]], [nodes[maker_b]], agents, force=True)
+        _pair_activities(result, [by_id[maker_a]], [by_id[maker_b]], agents, force=True)
     _pair_activities(result, acts_a, acts_b, agents)
     _pair_versions(result, generals)
     return result

@@ -20,7 +20,7 @@ from lineagegraph.queries import path as _path
 from lineagegraph.queries import recipe as _recipe
 from lineagegraph.queries import search as _search
 from lineagegraph.queries.runner import TemplateRunner
-from lineagegraph.queries.walk import Direction, joined_lineage, walk
+from lineagegraph.queries.walk import Direction, both_ways, walk
 from lineagegraph.settings import Settings
 from lineagegraph.store import GraphStore
 from lineagegraph.subgraph import Subgraph
@@ -112,9 +112,7 @@ class LineageGraph(TemplateRunner):
             return self.descendants(id, depth=depth, as_of=as_of)
         if direction != "both":
             raise QueryError(f"direction must be 'up', 'down' or 'both', not {direction!r}")
-        up = self.ancestors(id, depth=depth, as_of=as_of)
-        down = self.descendants(id, depth=depth, as_of=as_of)
-        return joined_lineage(self, id, up, down)
+        return both_ways(self, id, depth, as_of)
 
     # -- comparing and explaining ------------------------------------------------------------
     def diff(self, a: str, b: str, *, depth: int = templates.DEFAULT_DEPTH) -> _diff.LineageDiff:

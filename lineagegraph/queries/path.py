@@ -1,11 +1,16 @@
-"""``path``: how one element was derived from another, as one shortest path (``cypher/path.cypher``)."""
+"""``path``: how one element was derived from another, as one shortest path (``cypher/path.cypher``).
+
+One round trip: the template anchors on both elements and returns the path's nodes and
+relationships as maps, decoded here directly; only when it returns no row is the graph asked which
+element is missing.
+"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
 from lineagegraph import templates
-from lineagegraph.errors import QueryError
+from lineagegraph.errors import NotFoundError, QueryError
 from lineagegraph.queries.records import node_from, rel_from
 from lineagegraph.queries.runner import TemplateRunner
 from lineagegraph.subgraph import GraphNode, GraphRelationship, Subgraph
@@ -43,15 +48,14 @@ class LineagePath(BaseModel):
 def path(runner: TemplateRunner, a: str, b: str, depth: int) -> LineagePath:
     """How ``a`` was derived from ``b``: one shortest lineage path, or ``found == False``."""
     templates.validate_bound("depth", depth)
-    runner.store.require_ids(a, b)
     if a == b:
+        runner.store.require_ids(a, b)  # a missing element is reported before the misuse
         raise QueryError("path needs two different elements")
-    found = runner.run_named("path", a=a, b=b, depth=depth)[0]["path"]
-    if found is None:
+    records = runner.run_named_raw("path", a=a, b=b, depth=depth)
+    if not records:
+        runner.store.require_ids(a, b)
+        raise NotFoundError(f"not in the graph: {a!r} or {b!r}")  # pragma: no cover - created since
+    nodes, rels = records[0]["nodes"], records[0]["relationships"]
+    if nodes is None:
         return LineagePath(a=a, b=b)
-    return LineagePath(
-        a=a,
-        b=b,
-        nodes=[node_from(n) for n in found["nodes"]],
-        relationships=[rel_from(r) for r in found["relationships"]],
-    )
+    return LineagePath(a=a, b=b, nodes=[node_from(n) for n in nodes], relationships=[rel_from(r) for r in rels])

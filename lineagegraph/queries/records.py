@@ -10,10 +10,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from neo4j.graph import Node, Path, Relationship
+from pydantic import TypeAdapter
 
 from lineagegraph.subgraph import GraphNode, GraphRelationship, Subgraph
 
-__all__ = ["collect_ids", "native", "node_from", "rel_from", "subgraph_from"]
+__all__ = ["collect_ids", "native", "node_from", "nodes_from", "rel_from", "subgraph_from"]
 
 
 def native(value: Any, ids: Mapping[str, str]) -> Any:
@@ -91,6 +92,24 @@ def node_from(data: Mapping[str, Any]) -> GraphNode:
     """
     return GraphNode(
         id=str(data["id"]), labels=sorted(data["labels"]), properties=_properties(data["properties"], "id")
+    )
+
+
+# Validates a whole list of node dicts in one call (see subgraph_from for why that matters).
+_NODE_LIST: TypeAdapter[list[GraphNode]] = TypeAdapter(list[GraphNode])
+
+
+def nodes_from(nodes: Iterable[Mapping[str, Any]]) -> list[GraphNode]:
+    """:class:`GraphNode` objects from node maps, as :func:`node_from` makes them, in one validation.
+
+    For the templates that return many node maps (``{id, labels, properties}``, other keys ignored)
+    straight from the driver: the list is validated in Rust in one pydantic call.
+    """
+    return _NODE_LIST.validate_python(
+        [
+            {"id": str(d["id"]), "labels": sorted(d["labels"]), "properties": _properties(d["properties"], "id")}
+            for d in nodes
+        ]
     )
 
 

@@ -18,7 +18,7 @@ from lineagegraph.queries.records import subgraph_from
 from lineagegraph.queries.runner import TemplateRunner
 from lineagegraph.subgraph import Subgraph
 
-__all__ = ["CONTEXT_RELATIONS", "LINEAGE_RELATIONS", "Direction", "joined_lineage", "walk"]
+__all__ = ["CONTEXT_RELATIONS", "LINEAGE_RELATIONS", "Direction", "both_ways", "joined_lineage", "walk"]
 
 # Walked by ancestors (outgoing) and descendants (incoming). Every one of them connects entities
 # and activities only, so a walk never passes through an agent.
@@ -78,6 +78,22 @@ def walk(
             # The templates return plain maps (see their last lines), decoded here without `native`.
             return subgraph_from(records[0]["nodes"], records[0]["relationships"], [id])
     # The template anchors on the element, so no row means no element: say which.
+    runner.store.require_ids(id)
+    raise NotFoundError(f"not in the graph: {id!r}")  # pragma: no cover - created since
+
+
+def both_ways(runner: TemplateRunner, id: str, depth: int, as_of: datetime | str | None) -> Subgraph:
+    """Ancestors and descendants of ``id`` as one subgraph, upstream nodes first, in one query.
+
+    The same subgraph as :func:`joined_lineage` of the two walks (``cypher/lineage.cypher`` holds
+    both walks and the relationships between the halves), in one round trip instead of three.
+    """
+    templates.validate_bound("depth", depth)
+    with paused_gc():
+        records = runner.run_named_raw("lineage", id=id, depth=depth, as_of=time_param("as_of", as_of))
+        if records:
+            # Nodes come in their final order (focus, upstream, then new downstream ones).
+            return subgraph_from(records[0]["nodes"], records[0]["relationships"], [id])
     runner.store.require_ids(id)
     raise NotFoundError(f"not in the graph: {id!r}")  # pragma: no cover - created since
 
