@@ -85,18 +85,42 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _json_values(text: str) -> list[Any]:
+    """Every JSON value in ``text``, one after the other.
+
+    ctapipe's tools open ``--provenance-log`` in append mode and write their run's list of
+    activities each time, so a log that two runs shared holds two lists back to back (``][``).
+    """
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    pos = len(text) - len(text.lstrip())
+    while pos < len(text) or not values:  # an empty text still fails, as json.loads would
+        value, end = decoder.raw_decode(text, pos)
+        values.append(value)
+        pos = len(text) - len(text[end:].lstrip())
+    return values
+
+
 def parse_log(data: bytes, source: str) -> list[ActivityRecord]:
-    """Decode and validate a provenance log; raise :class:`InputError` naming the activity at fault."""
+    """Decode and validate a provenance log; raise :class:`InputError` naming the activity at fault.
+
+    The log is a list of activities, or several lists back to back (runs appended to one log), or
+    a single activity object.
+    """
     try:
-        decoded = json.loads(data.decode("utf-8-sig"))
+        values = _json_values(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise InputError("not UTF-8 text", source=source, location=f"byte {exc.start}") from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", source=source, location=f"line {exc.lineno}") from exc
-    if isinstance(decoded, dict) and "activity_name" in decoded:
-        decoded = [decoded]  # one activity written on its own
-    if not isinstance(decoded, list):
-        raise InputError("not a ctapipe provenance log: expected a list of activities", source=source)
+    decoded: list[Any] = []
+    for value in values:
+        if isinstance(value, dict) and "activity_name" in value:
+            decoded.append(value)  # one activity written on its own
+        elif isinstance(value, list):
+            decoded.extend(value)
+        else:
+            raise InputError("not a ctapipe provenance log: expected a list of activities", source=source)
     records: list[ActivityRecord] = []
     for number, item in enumerate(decoded):
         name = item.get("activity_name") if isinstance(item, dict) else None

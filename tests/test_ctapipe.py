@@ -1,8 +1,11 @@
 """ctapipe provenance logs against the real Neo4j, and their way back out as W3C PROV.
 
-The sample log follows the format ctapipe's ``Provenance.as_json`` writes (ctapipe itself needs a
-scientific stack this project does not install): a list of activities with uuid, start/stop, status,
-system, config and input/output ``{url, role, reference_meta}``.
+Two logs: the demo's sample (lineagegraph/samples/ctapipe/provenance.json, written by hand in the
+format ctapipe's ``Provenance.as_json`` writes, with CTAO reference metadata), and
+tests/data/ctapipe-real.provenance.log, written by ctapipe 0.28 itself
+(scripts/regen-ctapipe-sample.sh): ``ctapipe-quickstart`` writing a production's config files, then
+``ctapipe-process`` reading one of them and failing on a missing event file, both appended to one
+``--provenance-log`` (two JSON lists back to back, as ctapipe writes them).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from prov.model import ProvActivity, ProvAgent, ProvAssociation, ProvDocument, P
 
 from lineagegraph.cli import main
 from lineagegraph.export import export_prov, select_all
-from lineagegraph.identity import version_id
+from lineagegraph.identity import location_id, version_id
 from lineagegraph.importers.base import run_import
 from lineagegraph.importers.ctapipe import CtapipeImporter
 from lineagegraph.queries import LineageGraph
@@ -31,6 +34,22 @@ TRAIN = "urn:lineagegraph:ctapipe:activity:0f4e2b9a-7d5c-4a61-8e0b-3c2d1a9f6e02"
 DL0 = "file:///data/cta/dl0/gamma_run1.simtel.zst"
 DL1 = "file:///data/cta/dl1/gamma_run1.dl1.h5"
 MODEL = "file:///data/cta/models/energy_regressor.pkl"
+REAL = Path(__file__).resolve().parent / "data" / "ctapipe-real.provenance.log"
+
+
+def _logged(path: Path) -> list[dict[str, Any]]:
+    """The activities of a log as ctapipe wrote them: each run appends its own JSON list."""
+    text, decoder, activities = path.read_text(), json.JSONDecoder(), []
+    pos = 0
+    while text[pos:].strip():
+        pos += len(text[pos:]) - len(text[pos:].lstrip())
+        chunk, pos = decoder.raw_decode(text, pos)
+        activities.extend(chunk)
+    return activities
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _props(store: GraphStore, node_id: str) -> dict[str, Any]:
@@ -127,3 +146,63 @@ def test_reimport_is_idempotent_and_secrets_in_the_environment_are_not_stored(st
 def test_cli(store: GraphStore, cli_env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["import", "ctapipe", str(SAMPLE)]) == 0
     assert "provenance.json: ok" in capsys.readouterr().out
+
+
+def test_a_log_written_by_ctapipe_itself(store: GraphStore, cli_env: dict[str, str],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    logged = _logged(REAL)
+    assert [a["activity_name"] for a in logged] == ["ctapipe-quickstart", "ctapipe-process"]
+    assert main(["import", "ctapipe", str(REAL)]) == 0
+    assert "ctapipe-real.provenance.log: ok" in capsys.readouterr().out
+
+    activity = {a["activity_name"]: f"urn:lineagegraph:ctapipe:activity:{a['activity_uuid']}" for a in logged}
+    for run in logged:
+        act = activity[run["activity_name"]]
+        node = _props(store, act)
+        assert (node["label"], node["status"], node["exit_code"]) == (
+            run["activity_name"], run["status"], run["exit_code"])
+        assert node["started_at"].to_native() == _utc(run["start"]["time_utc"])
+        assert node["ended_at"].to_native() == _utc(run["stop"]["time_utc"])
+        assert node["arguments"] == run["system"]["arguments"]
+        # Which software ran it: ctapipe and the interpreter, with their versions.
+        python = run["system"]["python"]
+        agents = {(r["label"], r["role"]) for r in store.read(
+            "MATCH (:Activity {id: $id})-[w:WAS_ASSOCIATED_WITH]->(g:Agent) RETURN g.label AS label, w.role AS role",
+            id=act)}
+        assert agents == {(f"ctapipe {run['system']['ctapipe_version']}", "software"),
+                          (f"{python['implementation']} {'.'.join(python['version'])}", "interpreter")}
+        # What it wrote: a version of every output file, with ctapipe's role.
+        outputs = {(r["file"], r["role"]) for r in store.read(
+            "MATCH (v:Entity)-[g:WAS_GENERATED_BY]->(:Activity {id: $id}), (v)-[:SPECIALIZATION_OF]->(f:Location) "
+            "RETURN f.id AS file, g.role AS role", id=act)}
+        assert outputs == {(location_id(o["url"]), o["role"]) for o in run["output"]}
+
+    quickstart, process = logged
+    assert len(quickstart["output"]) >= 10 and process["output"] == []
+    assert json.loads(_props(store, activity["ctapipe-quickstart"])["params"]) == quickstart["config"]
+    # What each read, with its role: quickstart the contact file; process the config quickstart wrote
+    # (the version it generated, not just the path).
+    used = {r["file"]: (r["role"], r["writer"]) for r in store.read(
+        "MATCH (:Activity {id: $id})-[u:USED]->(e:Entity) "
+        "OPTIONAL MATCH (e)-[:WAS_GENERATED_BY]->(w:Activity) "
+        "RETURN coalesce([(e)-[:SPECIALIZATION_OF]->(f) | f.id][0], e.id) AS file, u.role AS role, w.id AS writer",
+        id=activity["ctapipe-process"])}
+    (config,) = process["input"]
+    assert used == {location_id(config["url"]): (config["role"], activity["ctapipe-quickstart"])}
+
+    # The failed run's backtrace reaches the run that wrote its configuration.
+    assert main(["bt", activity["ctapipe-process"], "--json"]) == 0
+    frames = json.loads(capsys.readouterr().out)["frames"]
+    assert [f["activity"]["id"] for f in frames] == [activity["ctapipe-process"], activity["ctapipe-quickstart"]]
+
+
+def test_a_truncated_second_run_names_its_line_and_writes_nothing(store: GraphStore, tmp_path: Path) -> None:
+    text = REAL.read_text()
+    second = text.index("][") + 1  # where the second run's list starts
+    cut = tmp_path / "cut.provenance.log"
+    cut.write_text(text[:second + 300])
+    outcome = run_import(store, CtapipeImporter(), [str(cut)])
+    (error,) = outcome.errors
+    assert error.location is not None and error.location.startswith("line ")
+    assert int(error.location.split()[1]) > text[:second].count("\n"), "the line is in the second run's list"
+    assert store.read("MATCH (n:Element) RETURN count(n) AS n")[0]["n"] == 0
