@@ -25,11 +25,12 @@ the start).
 
 What cannot be guaranteed identical is refused before anything is yielded, with
 :class:`NotStreamable` (the importer then reads the file whole and says so in the run's notes):
-named graphs (PROV bundles), RDF-star triple terms, one namespace under two prefixes or a prefix
-declared twice, a default prefix together with blank nodes (``prov`` would name blank nodes in
-it, and blank node labels are the parser's choice), qualification nodes shared or chained, and
-documents where the whole-document decoder would invent prefixes in an order that depends on
-Python's hash seed (two or more namespaces first met outside ``rdf:type`` triples).
+named graphs (PROV bundles), RDF-star triple terms, relative IRIs without a base, one namespace
+under two prefixes or a prefix declared twice, a default prefix together with blank nodes
+(``prov`` would name blank nodes in it, and blank node labels are the parser's choice),
+qualification nodes shared or chained, and documents where the whole-document decoder would
+invent prefixes in an order that depends on Python's hash seed (two or more namespaces first met
+outside ``rdf:type`` triples).
 """
 
 from __future__ import annotations
@@ -276,6 +277,9 @@ def _first_pass(path: Path, rdf_format: str, store: _Store) -> tuple[list[tuple[
                 rows.clear()
                 _check_prefixes(prefixes, parser.prefixes)
     except SyntaxError as exc:
+        if "No scheme found" in str(exc):
+            # rdflib resolves a relative IRI against the working directory; only it can say the same.
+            raise NotStreamable("relative IRIs are read whole") from exc
         location = f"{exc.lineno}:{exc.offset}" if exc.lineno else None
         raise InputError(" ".join(str(exc).split())[:500], source=str(path), location=location) from exc
     except OSError as exc:

@@ -132,6 +132,15 @@ def test_bundles_are_declined_and_read_whole_with_a_note(tmp_path: Path) -> None
     assert any("read whole" in note for note in importer.warnings[str(trig)])
 
 
+def test_relative_iris_are_read_whole_as_before(tmp_path: Path) -> None:
+    relative = tmp_path / "relative.ttl"
+    relative.write_text("@prefix prov: <http://www.w3.org/ns/prov#> .\n<e1> a prov:Entity .\n")
+    importer = ProvImporter(stream_above=0)
+    [unit] = importer.units(str(relative))
+    assert canonical([*unit.items()]) == canonical(whole(relative) or [])
+    assert importer.warnings[str(relative)] == ["read whole, not streamed: relative IRIs are read whole"]
+
+
 def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.ttl"
     bad.write_text(SAMPLE.read_text() + "\nex:broken prov:used .\n")
@@ -182,3 +191,22 @@ def test_named_graph_free_trig_streams(tmp_path: Path) -> None:
     trig = tmp_path / "sample.trig"
     trig.write_text(SAMPLE.read_text())
     assert compare(trig)
+
+
+def test_a_relation_node_nobody_points_to_is_mapped_with_the_node_it_names(tmp_path: Path) -> None:
+    """A generation with only its activity is kept on that activity, even when far apart in the file."""
+    doc = tmp_path / "partial.ttl"
+    doc.write_text("""@prefix prov: <http://www.w3.org/ns/prov#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix ex: <https://example.org/ex#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+ex:act a prov:Activity ; rdfs:label "make" .
+ex:other a prov:Entity .
+ex:more a prov:Entity ; prov:wasGeneratedBy ex:act .
+_:g a prov:Generation ; prov:activity ex:act ; prov:atTime "2026-01-01T00:00:00Z"^^xsd:dateTime .
+""")
+    assert compare(doc)
+    streamed = list(stream_rdf_graph(doc, "turtle", chunk_triples=1))
+    [act] = [i for i in streamed if isinstance(i, Element) and i.id == "https://example.org/ex#act"]
+    assert act.properties().get("prov_partial"), "the one-ended generation stays on its activity"
+    assert act.label == "make"
