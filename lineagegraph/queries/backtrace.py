@@ -270,20 +270,22 @@ def _sequence_key(row: Mapping[str, Any]) -> tuple[bool, float, bool, float, str
     return (number is None, number or 0.0, when is None, when.timestamp() if when else 0.0, node.id)
 
 
-def depth_first(rows: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any], int | None]]:
+def depth_first(rows: list[dict[str, Any]], element_id: str) -> list[tuple[int, dict[str, Any], int | None]]:
     """The rows as a tree walk: ``(depth, row, index of its first listing or None)`` per frame.
 
-    Roots are the activities no other activity in the rows depends on (the ones that made the
-    element), newest first; below each, its upstream activities in recorded order
-    (:func:`_sequence_key`), depth-first, repeated for every path. A dependency cycle is cut
-    where it would re-enter the current path.
+    Roots are the activities that made the element (generated it, or are it), newest first; when
+    it was reached otherwise (a derivation), the activities no other activity in the rows depends
+    on. Below each, its upstream activities in recorded order (:func:`_sequence_key`),
+    depth-first, repeated for every path. A dependency cycle is cut where it would re-enter the
+    current path.
     """
     by_id = {str(r["activity"]["id"]): r for r in rows}
     upstream = {i: sorted({u for u in r["upstream"] if u in by_id and u != i}, key=lambda u: _sequence_key(by_id[u]))
                 for i, r in by_id.items()}
     consumed = {u for ups in upstream.values() for u in ups}
-    roots = [r for i, r in by_id.items() if i not in consumed] or list(by_id.values())
-    roots = ordered(roots, newest_first=True)
+    makers = [r for i, r in by_id.items()
+              if i == element_id or any(str(o["entity"]["id"]) == element_id for o in r["outputs"])]
+    roots = ordered(makers or [r for i, r in by_id.items() if i not in consumed] or rows, newest_first=True)
     frames: list[tuple[int, dict[str, Any], int | None]] = []
     first: dict[str, int] = {}
     # Iterative, so deep chains do not hit Python's recursion limit: (depth, id, ids on the path).
@@ -322,7 +324,7 @@ def backtrace(
     rows = activity_rows(runner, "backtrace", id, depth)
     walk: list[tuple[int | None, dict[str, Any], int | None]]
     if order == "depth-first":
-        walk = list(depth_first(rows))
+        walk = list(depth_first(rows, id))
     else:
         walk = [(None, r, None) for r in ordered(rows, newest_first=True)]
     stale = stale_reasons(runner.store, [str(r["activity"]["id"]) for r in rows], max_age=max_age)
