@@ -241,3 +241,98 @@ def test_long_names_are_shortened_on_the_canvas_only() -> None:
     assert only["name"] == long
     assert len(only["short"]) <= 30 and only["short"].endswith("model.pb")
     assert only["short"].startswith("gs://")
+
+
+# --- big lineages: groups ---------------------------------------------------------------------
+
+
+def grouped() -> Subgraph:
+    """A pipeline run with two steps, a collection it reads, a chain of derivations after it, an agent."""
+    derived = [rel(f"ex:d{k + 1}", "WAS_DERIVED_FROM", f"ex:d{k}") for k in range(1, 6)]
+    return Subgraph(
+        nodes=[
+            node("ex:pipeline", "Activity", label="nightly pipeline"),
+            node("ex:extract", "Activity", label="extract"),
+            node("ex:load", "Activity", label="load"),
+            node("ex:raw", "Entity", label="raw.csv"),
+            node("ex:staged", "Entity", label="staged.parquet"),
+            node("ex:table", "Entity", label="warehouse table"),
+            node("ex:bundle", "Entity", label="bundle"),
+            *(node(f"ex:part{k}", "Entity", label=f"part {k}") for k in (1, 2, 3)),
+            *(node(f"ex:d{k}", "Entity", label=f"report v{k}") for k in range(1, 7)),
+            node("ex:etl", "Agent", label="etl bot"),
+        ],
+        relationships=[
+            rel("ex:extract", "WAS_INFORMED_BY", "ex:pipeline"),
+            rel("ex:load", "WAS_INFORMED_BY", "ex:pipeline"),
+            rel("ex:extract", "USED", "ex:raw"),
+            rel("ex:extract", "USED", "ex:bundle"),
+            rel("ex:staged", "WAS_GENERATED_BY", "ex:extract"),
+            rel("ex:load", "USED", "ex:staged"),
+            rel("ex:table", "WAS_GENERATED_BY", "ex:load"),
+            *(rel("ex:bundle", "HAD_MEMBER", f"ex:part{k}") for k in (1, 2, 3)),
+            rel("ex:d1", "WAS_DERIVED_FROM", "ex:table"),
+            *derived,
+            rel("ex:extract", "WAS_ASSOCIATED_WITH", "ex:etl"),
+            rel("ex:load", "WAS_ASSOCIATED_WITH", "ex:etl"),
+        ],
+        focus=["ex:d6"],
+    )
+
+
+def members(data: dict) -> list[set[str]]:
+    """For each group, the ids of the nodes inside it at any depth."""
+    inside: list[set[str]] = [set() for _ in data["groups"]]
+    for node_item, parent in zip(data["nodes"], data["parent"], strict=True):
+        while parent >= 0:
+            inside[parent].add(node_item["id"])
+            parent = data["groups"][parent]["parent"]
+    return inside
+
+
+def test_small_lineages_are_drawn_without_groups() -> None:
+    data = page_data(render_html(pipeline()))
+    assert "groups" not in data and "parent" not in data
+    data = page_data(render_html(grouped()))  # 19 nodes, far below the default limit
+    assert "groups" not in data
+
+
+def test_runs_collections_and_chains_collapse_into_groups() -> None:
+    data = page_data(render_html(grouped(), group_above=8))
+    inside = members(data)
+    by_kind: dict[str, list[set[str]]] = {}
+    for group, ids in zip(data["groups"], inside, strict=True):
+        by_kind.setdefault(group["kind"], []).append(ids)
+        assert group["size"] == len(ids)
+    assert by_kind["collection"] == [{"ex:bundle", "ex:part1", "ex:part2", "ex:part3"}]
+    # The run: the pipeline, the steps that ran in it and what only they made (not their input).
+    assert by_kind["run"] == [{"ex:pipeline", "ex:extract", "ex:load", "ex:staged", "ex:table"}]
+    # One input, one output each: d1..d5 (d6 has no effect; the agent does not break chains).
+    assert by_kind["chain"] == [{"ex:d1", "ex:d2", "ex:d3", "ex:d4", "ex:d5"}]
+    # Eight nodes are too many for this limit: layer bands gather what is left, around the rest.
+    assert by_kind["layer"]
+    for group in data["groups"]:
+        if group["kind"] == "layer":
+            assert group["parent"] < 0 or data["groups"][group["parent"]]["kind"] == "layer"
+    tops = sum(1 for g in data["groups"] if g["parent"] < 0) + data["parent"].count(-1)
+    assert tops < 8
+    # A run is drawn where its pipeline activity would be; the collection where the collection is.
+    xy = {n["id"]: (n["x"], n["y"]) for n in data["nodes"]}
+    run = next(g for g in data["groups"] if g["kind"] == "run")
+    assert (run["x"], run["y"]) == xy["ex:pipeline"] and "nightly pipeline" in run["name"]
+    collection = next(g for g in data["groups"] if g["kind"] == "collection")
+    assert (collection["x"], collection["y"]) == xy["ex:bundle"]
+    # Each group's outline (left, top, width, height) holds its members.
+    for group, ids in zip(data["groups"], inside, strict=True):
+        left, top, width, height = group["outline"]
+        for member in ids:
+            x, y = xy[member]
+            assert left < x < left + width and top < y < top + height
+
+
+def test_group_ids_never_collide_with_node_ids() -> None:
+    sub = grouped()
+    sub.nodes.append(node("group:0", "Entity", label="a node whose id looks like a group's"))
+    data = page_data(render_html(sub, group_above=8))
+    prefix = data["groupPrefix"]
+    assert not any(n["id"].startswith(prefix) for n in data["nodes"])
