@@ -25,6 +25,7 @@ __all__ = ["app", "load_commands", "main"]
 # Importing a command module registers its commands on the app; one module per line.
 COMMAND_MODULES = (
     "admin",
+    "bulk",
     "capture",
     "ctapipe",
     "databases",

@@ -1,0 +1,166 @@
+"""Benchmark: the bulk first load against neo4j-admin alone and against the online import.
+
+One pipeline-shaped PROV-JSON file of N records (``bench_prov_memory.write_document``), loaded
+into the benchmark's own local server three ways, each in a fresh process that reports its wall
+time and peak RSS:
+
+* ``bulk``       — ``lineagegraph.bulk.bulk_load`` (what ``lineagegraph bulk-load prov FILE`` does):
+  stream to CSV, stop the server, ``neo4j-admin database import full``, restart, schema and run
+  records. Peak RSS of the Python process and, separately, of the neo4j-admin JVM;
+* ``tool_alone`` — the baseline the issue names: ``neo4j-admin database import full`` on the same
+  CSV files, timed alone (server stopped before, started after, neither timed);
+* ``online``     — ``run_import`` (what ``lineagegraph import prov FILE`` does) into the emptied graph.
+
+Records/s is the file's records (elements + relations) over the wall time of each. The issue's
+goal: online ≥ 20 % of the tool's records/s, with peak RSS ≤ 1 GB.
+
+    .venv/bin/python bench/bench_bulk.py --records 100000
+    .venv/bin/python bench/bench_bulk.py --records 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from _server import REPO
+from bench_prov_memory import write_document
+
+PRELUDE = """
+import json, resource, sys, time, warnings
+from pathlib import Path
+warnings.simplefilter("ignore")
+from lineagegraph.settings import Settings
+home, port, path, work = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+settings = Settings(server_home=home, server_port=port, neo4j_uri=None, server_heap_mb=2048,
+                    server_page_cache_mb=1024)
+def mb(who):
+    return round(resource.getrusage(who).ru_maxrss / 1024)
+t0 = time.perf_counter()
+"""
+
+BULK = PRELUDE + """
+from lineagegraph.bulk import bulk_load
+from lineagegraph.importers.prov import ProvImporter
+out = bulk_load(settings, ProvImporter(), [path], work_dir=work, keep_files=True)
+assert not out.errors, out.errors
+print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "timings": out.timings, "csv_rows": out.csv_rows,
+                  "online_rows": out.online_rows, "admin_files": out.admin_files,
+                  "work_dir": str(out.work_dir), "summary": out.summaries[0].as_dict(),
+                  "peak_rss_mb": mb(resource.RUSAGE_SELF), "tool_peak_rss_mb": mb(resource.RUSAGE_CHILDREN)}))
+"""
+
+TOOL = PRELUDE + """
+from lineagegraph.bulk import local_server, run_admin_import
+server = local_server(settings)
+server.stop()
+try:
+    seconds = run_admin_import(server, "neo4j", json.loads(sys.argv[5]), work)
+finally:
+    server.start(quiet=True)
+print(json.dumps({"seconds": round(seconds, 1), "peak_rss_mb": mb(resource.RUSAGE_CHILDREN)}))
+"""
+
+ONLINE = PRELUDE + """
+from lineagegraph.importers.base import run_import
+from lineagegraph.importers.prov import ProvImporter
+from lineagegraph.store import GraphStore
+with GraphStore.connect(settings, quiet=True) as store:
+    store.clear()
+    store.init_schema()
+    t0 = time.perf_counter()
+    out = run_import(store, ProvImporter(), [path])
+assert not out.errors, out.errors
+print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "summary": out.summaries[0].as_dict(),
+                  "peak_rss_mb": mb(resource.RUSAGE_SELF)}))
+"""
+
+
+def _child(code: str, *args: str) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False,
+                          cwd=REPO)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark step failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run(records: int, home: Path, port: int, scratch: Path) -> dict[str, Any]:
+    from lineagegraph.server import LocalServer
+    from lineagegraph.settings import Settings
+    from lineagegraph.store import GraphStore
+
+    path = scratch / f"doc-{records}.json"
+    write_document(path, records)
+    work = scratch / "work"
+    work.mkdir(exist_ok=True)
+    server = LocalServer(home, port, heap_mb=2048, page_cache_mb=1024)
+    server.start(quiet=True)
+    with GraphStore.connect(Settings(server_home=home, server_port=port, neo4j_uri=None), quiet=True) as store:
+        store.clear()  # the bulk path needs an empty database (the schema may stay)
+    args = (str(home), str(port), str(path), str(work))
+    bulk = _child(BULK, *args)
+    rows = bulk["csv_rows"]["nodes"] + bulk["csv_rows"]["relationships"] + bulk["online_rows"]
+    tool = _child(TOOL, *args, json.dumps(bulk.pop("admin_files")))
+    shutil.rmtree(bulk.pop("work_dir"), ignore_errors=True)
+    online = _child(ONLINE, *args)
+    file_records = online["summary"]["nodes"]["total"] + online["summary"]["relationships"]["total"]
+    row: dict[str, Any] = {"records": file_records, "file_mb": round(path.stat().st_size / 2**20, 1),
+                           "bulk_rows": rows, "bulk": bulk, "tool_alone": tool, "online": online}
+    for name in ("bulk", "tool_alone", "online"):
+        row[name]["records_per_s"] = round(file_records / row[name]["seconds"])
+    base = row["tool_alone"]["records_per_s"]
+    row["online_vs_tool"] = round(row["online"]["records_per_s"] / base, 3)
+    row["bulk_vs_tool"] = round(row["bulk"]["records_per_s"] / base, 3)
+    path.unlink()
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--port", type=int, default=17743)
+    parser.add_argument("--home", type=Path, default=REPO / ".lineagegraph" / "bench-bulk-neo4j")
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "bulk.json")
+    parser.add_argument("--keep-server", action="store_true", help="Leave the benchmark server running.")
+    args = parser.parse_args(argv)
+    from lineagegraph.server import NEO4J_VERSION, LocalServer
+
+    results = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for records in args.records:
+                row = run(records, args.home, args.port, Path(tmp))
+                print(f"{row['records']:>9,} records ({row['file_mb']} MB): "
+                      f"tool alone {row['tool_alone']['seconds']} s = {row['tool_alone']['records_per_s']:,}/s "
+                      f"({row['tool_alone']['peak_rss_mb']} MB); "
+                      f"bulk {row['bulk']['seconds']} s = {row['bulk']['records_per_s']:,}/s "
+                      f"({row['bulk']['peak_rss_mb']} MB + tool {row['bulk']['tool_peak_rss_mb']} MB), "
+                      f"{row['bulk_vs_tool']:.0%} of the tool; online {row['online']['seconds']} s = "
+                      f"{row['online']['records_per_s']:,}/s ({row['online']['peak_rss_mb']} MB), "
+                      f"{row['online_vs_tool']:.0%} of the tool", flush=True)
+                results.append(row)
+    finally:
+        if not args.keep_server:
+            LocalServer(args.home, args.port).stop()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps({
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "neo4j": NEO4J_VERSION, "command": "bench/bench_bulk.py --records " + " ".join(map(str, args.records)),
+        "results": results}, indent=2) + "\n")
+    print(f"written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
