@@ -170,6 +170,11 @@ _DROP = (
 )
 
 
+# Asserted by this run alone: deleted with it. A shared element (see lineagegraph.writer) is asserted
+# by more sources than its lists name, so it never is.
+_ONLY = "e.import_runs = [$run] AND NOT coalesce(e.import_shared, false)"
+
+
 def remove_run(store: GraphStore, run_id: str) -> dict[str, int]:
     """Undo a run: delete what only it asserts, and drop it from what other sources also assert.
 
@@ -211,7 +216,7 @@ def _remove_by_batches(store: GraphStore, run_id: str) -> dict[str, int]:
                 match = (f"UNWIND $rows AS row MATCH (:Element {{id: row.start}})-[e:{rel} {{key: row.key}}]->"
                          "(:Element {id: row.end}) WHERE $run IN e.import_runs ")
                 record = session.run(
-                    match + "WITH DISTINCT e WITH e, e.import_runs = [$run] AS only "
+                    match + f"WITH DISTINCT e WITH e, {_ONLY} AS only "
                     f"CALL (e, only) {{ WITH * WHERE only DELETE e }} "
                     f"CALL (e, only) {{ WITH * WHERE NOT only {_DROP.replace('{v}', 'e')} }} "
                     "RETURN sum(CASE WHEN only THEN 1 ELSE 0 END) AS deleted, count(e) AS total",
@@ -222,7 +227,7 @@ def _remove_by_batches(store: GraphStore, run_id: str) -> dict[str, int]:
         for start in range(0, len(ids), 10_000):
             record = session.run(
                 "UNWIND $ids AS id MATCH (e:Element {id: id}) WHERE $run IN e.import_runs "
-                "WITH e, e.import_runs = [$run] AS only "
+                f"WITH e, {_ONLY} AS only "
                 "CALL (e, only) { WITH * WHERE only DETACH DELETE e } "
                 f"CALL (e, only) {{ WITH * WHERE NOT only {_DROP.replace('{v}', 'e')} }} "
                 "RETURN sum(CASE WHEN only THEN 1 ELSE 0 END) AS deleted, count(e) AS total",

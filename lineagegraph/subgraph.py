@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["GraphNode", "GraphRelationship", "Subgraph", "dataframe", "require_extra"]
 
 # Properties that are bookkeeping rather than lineage; hidden from displays, kept in the data.
-BOOKKEEPING = frozenset({"import_runs", "import_sources", "created_by", "stub", "prov_attrs", "key"})
+BOOKKEEPING = frozenset({"import_runs", "import_sources", "import_shared", "created_by", "stub", "prov_attrs", "key"})
 
 
 # What the conveniences on Subgraph call: name -> (module, function). The modules are imported on

@@ -28,7 +28,7 @@ first, and the chunk is rolled back.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -43,49 +43,72 @@ __all__ = ["ChunkLimits", "ChunkedWriter", "Counts"]
 
 KIND_LABELS = [kind.value for kind in ElementKind]
 
-# Records that row.run (reading row.source) asserted element `{v}`. Run and source travel in each
-# row, so one statement can carry the rows of many small import runs (see ChunkedWriter.add).
-# `import_sources` and `import_runs` are aligned lists: one entry per source, holding the newest
-# run of that source, so a daily cron re-import replaces its own entry instead of growing the
-# lists. Nothing is written when the entry is already this run (an element mentioned twice in one
-# import). No APOC needed.
-_TOUCH = """FOREACH (_ IN CASE WHEN row.run IN coalesce({v}.import_runs, []) THEN [] ELSE [1] END |
-  SET {v}.import_runs = CASE WHEN row.source IN coalesce({v}.import_sources, [])
-        THEN [i IN range(0, size({v}.import_sources) - 1) |
-              CASE WHEN {v}.import_sources[i] = row.source THEN row.run ELSE {v}.import_runs[i] END]
-        ELSE coalesce({v}.import_runs, []) + row.run END)
-FOREACH (_ IN CASE WHEN row.source IN coalesce({v}.import_sources, []) THEN [] ELSE [1] END |
-  SET {v}.import_sources = coalesce({v}.import_sources, []) + row.source)
+# How rows reach the statements below. The writer merges the rows of one chunk so that each
+# statement names an element (or relationship) at most once: a row carries the runs that assert it
+# (`counted`, one entry per original row, for the counts) and, aligned, the newest run per source
+# (`runs`, `sources`). Two rows of one element in one statement would each read the bookkeeping
+# lists before either wrote them, and one source's entry would be lost.
+
+# Records that the row's runs asserted `{v}`. `import_sources` and `import_runs` are aligned lists:
+# one entry per source, holding the newest run of that source, so a daily cron re-import replaces
+# its own entry instead of growing the lists; nothing is written when they already say so. No APOC
+# needed.
+#
+# The lists stop growing at $max_sources entries: an element that more sources assert (the image
+# every Kubernetes Job runs, a dataset that thousands of runs read) is marked `import_shared`
+# instead. Without the bound, every new source would rewrite a list as long as the number of
+# sources so far, which makes importing many small units quadratic, and every query returning the
+# element would carry the lists. A shared element is never deleted by removing one run.
+_TOUCH = """WITH {carry}, coalesce({v}.import_sources, []) AS old_sources, coalesce({v}.import_runs, []) AS old_runs
+WITH {carry}, old_sources, old_runs,
+     [i IN range(0, size(row.sources) - 1) WHERE NOT row.sources[i] IN old_sources] AS fresh,
+     $max_sources - size(old_sources) AS room
+WITH {carry}, old_sources, old_runs, size(fresh) > room AS overflow,
+     CASE WHEN room > 0 THEN fresh[..room] ELSE [] END AS kept
+WITH {carry}, old_sources, old_runs, overflow,
+     [i IN range(0, size(old_sources) - 1) |
+        coalesce(head([j IN range(0, size(row.sources) - 1) WHERE row.sources[j] = old_sources[i] | row.runs[j]]),
+                 old_runs[i])] + [i IN kept | row.runs[i]] AS runs,
+     old_sources + [i IN kept | row.sources[i]] AS sources
+FOREACH (_ IN CASE WHEN runs <> old_runs THEN [1] ELSE [] END | SET {v}.import_runs = runs)
+FOREACH (_ IN CASE WHEN sources <> old_sources THEN [1] ELSE [] END | SET {v}.import_sources = sources)
+FOREACH (_ IN CASE WHEN overflow AND {v}.import_shared IS NULL THEN [1] ELSE [] END | SET {v}.import_shared = true)
 """
+
+# How many sources an element's lists name before it counts as shared (see _TOUCH).
+MAX_TRACKED_SOURCES = 64
 
 # True when row.props would change `{v}`: compared key by key, without copying the property map.
 _CHANGES = "any(k IN keys(row.props) WHERE {v}[k] IS NULL OR {v}[k] <> row.props[k])"
 
-# Made by this run: created by this statement, or a stub this run made earlier (a relation named
-# the element before its declaration arrived in a later batch) that no other source asserts.
-_CREATED = ("{v}.created_by = row.run AND "
-            "({v}.import_runs IS NULL OR (coalesce({v}.stub, false) AND {v}.import_runs = [row.run]))")
+# Made by the row's first run: created by this statement, or a stub that run made earlier (a
+# relation named the element before its declaration arrived in a later chunk) that no other
+# source asserts.
+_CREATED = ("{v}.created_by = row.counted[0] AND "
+            "({v}.import_runs IS NULL OR (coalesce({v}.stub, false) AND {v}.import_runs = [row.counted[0]]))")
 
 # The kind labels a node has other than `kind` (a parameter): non-empty means a conflict.
 _OTHER_KINDS = "[l IN labels({v}) WHERE l IN $kinds AND l <> {kind}]"
 
+# Who else asserts `{v}` (for a conflict message).
+_OTHERS = "[s IN coalesce({v}.import_sources, []) WHERE NOT s IN row.sources]"
 
-# Who else asserts `{v}` (for a conflict message; this source has already touched it).
-_OTHERS = "[s IN coalesce({v}.import_sources, []) WHERE s <> row.source]"
-
-
-def _others(query: str) -> str:
-    for var in ("n", "a", "b"):
-        query = query.replace(f"_OTHERS_{var}", _OTHERS.replace("{v}", var))
-    return query
-
-
-def _touch(var: str) -> str:
-    return _TOUCH.replace("{v}", var)
+# Counts per run: the first run of a merged row made or changed the element, the others found it.
+_COUNTS = """UNWIND range(0, size(row.counted) - 1) AS i
+RETURN row.counted[i] AS run,
+       sum(CASE WHEN i = 0 AND created THEN 1 ELSE 0 END) AS created,
+       sum(CASE WHEN i = 0 AND updated THEN 1 ELSE 0 END) AS updated,
+       count(*) AS total,
+       collect(CASE WHEN i = 0 THEN {conflict} END)[..5] AS conflicts
+"""
 
 
-def _changes(var: str) -> str:
-    return _CHANGES.replace("{v}", var)
+def _touch(var: str, carry: str) -> str:
+    return _TOUCH.replace("{v}", var).replace("{carry}", carry)
+
+
+def _fill(fragment: str, var: str) -> str:
+    return fragment.replace("{v}", var)
 
 
 def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
@@ -94,30 +117,32 @@ def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
     if not isinstance(kind, ElementKind) or not set(extra) <= EXTRA_LABELS:
         raise ValueError(f"labels outside the allow-list: {kind!r}, {extra!r}")
     labels = ":".join((kind.value, *extra))
-    return _others(f"""
+    conflict = f"CASE WHEN other <> [] THEN [row.id, other[0], $kind, {_fill(_OTHERS, 'n')}] END"
+    return f"""
 UNWIND $rows AS row
 MERGE (n:Element {{id: row.id}})
-  ON CREATE SET n.created_by = row.run
-WITH n, row, {_OTHER_KINDS.replace("{v}", "n").replace("{kind}", "$kind")} AS other,
-     {_CREATED.replace("{v}", "n")} AS created
-WITH n, row, other, created, NOT created AND (coalesce(n.stub, false) OR {_changes("n")}) AS updated
+  ON CREATE SET n.created_by = row.counted[0]
+WITH n, row, {_fill(_OTHER_KINDS, "n").replace("{kind}", "$kind")} AS other, {_fill(_CREATED, "n")} AS created
+WITH n, row, other, created, NOT created AND (coalesce(n.stub, false) OR {_fill(_CHANGES, "n")}) AS updated
 FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END | SET n += row.props)
 SET n:{labels}
 REMOVE n.stub
-{_touch("n")}
-RETURN row.run AS run,
-       sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
-       sum(CASE WHEN updated THEN 1 ELSE 0 END) AS updated,
-       count(*) AS total,
-       collect(CASE WHEN other <> [] THEN [row.id, other[0], $kind, _OTHERS_n] END)[..5] AS conflicts
-""")
+{_touch("n", "n, row, other, created, updated")}
+WITH n, row, other, created, updated
+{_COUNTS.replace("{conflict}", conflict)}"""
 
 
-def _endpoint(var: str, key: str, kind: ElementKind | None) -> str:
-    label = f", {var}:{kind.value}" if kind else ""
-    return f"""MERGE ({var}:Element {{id: row.{key}}})
-  ON CREATE SET {var}.stub = true, {var}.created_by = row.run{label}
-{_touch(var)}"""
+def _endpoint_query(kind: ElementKind | None) -> str:
+    """Ends of relationships that their runs did not declare: made stubs if new, and touched."""
+    if kind is not None and not isinstance(kind, ElementKind):
+        raise ValueError(f"end kind outside the allow-list: {kind!r}")
+    label = f", n:{kind.value}" if kind else ""
+    return f"""
+UNWIND $rows AS row
+MERGE (n:Element {{id: row.id}})
+  ON CREATE SET n.stub = true, n.created_by = row.runs[0]{label}
+{_touch("n", "n, row")}
+RETURN count(*) AS touched"""
 
 
 def _wrong_end(var: str, kind: ElementKind | None) -> str:
@@ -132,29 +157,22 @@ def _relation_query(rel_type: RelationType, start: ElementKind | None, end: Elem
         raise ValueError(f"relationship type outside the allow-list: {rel_type!r}")
     if not all(k is None or isinstance(k, ElementKind) for k in (start, end)):
         raise ValueError(f"end kinds outside the allow-list: {start!r}, {end!r}")
-    start_label = start.value if start else ""
-    end_label = end.value if end else ""
-    return _others(f"""
+    ends = {var: f"[{var}.id, [l IN labels({var}) WHERE l IN $kinds][0], '{kind.value if kind else ''}', "
+                 f"{_fill(_OTHERS, var)}]" for var, kind in (("a", start), ("b", end))}
+    # The ends exist: the chunk's node and endpoint statements ran first.
+    return f"""
 UNWIND $rows AS row
-{_endpoint("a", "start", start)}
-WITH a, row
-{_endpoint("b", "end", end)}
-WITH a, b, row
+MATCH (a:Element {{id: row.start}})
+MATCH (b:Element {{id: row.end}})
 MERGE (a)-[r:{rel_type.value} {{key: row.key}}]->(b)
-  ON CREATE SET r.created_by = row.run
-WITH a, b, r, row, r.created_by = row.run AND r.import_runs IS NULL AS created,
-     CASE WHEN {_wrong_end("a", start)} THEN [a.id, [l IN labels(a) WHERE l IN $kinds][0], '{start_label}', _OTHERS_a]
-          WHEN {_wrong_end("b", end)} THEN [b.id, [l IN labels(b) WHERE l IN $kinds][0], '{end_label}', _OTHERS_b]
-     END AS conflict
-WITH r, row, created, conflict, NOT created AND {_changes("r")} AS updated
+  ON CREATE SET r.created_by = row.counted[0]
+WITH a, b, r, row, r.created_by = row.counted[0] AND r.import_runs IS NULL AS created,
+     CASE WHEN {_wrong_end("a", start)} THEN {ends["a"]} WHEN {_wrong_end("b", end)} THEN {ends["b"]} END AS conflict
+WITH r, row, created, conflict, NOT created AND {_fill(_CHANGES, "r")} AS updated
 FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END | SET r += row.props)
-{_touch("r")}
-RETURN row.run AS run,
-       sum(CASE WHEN created THEN 1 ELSE 0 END) AS created,
-       sum(CASE WHEN updated THEN 1 ELSE 0 END) AS updated,
-       count(*) AS total,
-       collect(conflict)[..5] AS conflicts
-""")
+{_touch("r", "r, row, created, updated, conflict")}
+WITH row, created, updated, conflict
+{_COUNTS.replace("{conflict}", "conflict")}"""
 
 
 # What a chunk's transaction records besides the graph: the run's running counts and heartbeat,
@@ -328,27 +346,50 @@ class ChunkedWriter:
                 self._on_chunk(run, done.nodes, done.relationships)
 
     def _statement(self, tx: ManagedTransaction, query: str, rows: list[dict[str, Any]],
-                   result: dict[str, _RunChunk], relationships: bool, **params: Any) -> None:
+                   result: dict[str, _RunChunk] | None, relationships: bool = False, **params: Any) -> None:
+        """Run ``query`` over merged rows, a batch at a time; add its counts to ``result`` (if given)."""
         batch_size = self._limits.batch
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
-            for record in tx.run(query, rows=batch, kinds=KIND_LABELS, **params):
+            records = tx.run(query, rows=batch, kinds=KIND_LABELS, max_sources=MAX_TRACKED_SOURCES, **params)
+            if result is None:
+                records.consume()
+                continue
+            seen = 0
+            for record in records:
                 if record["conflicts"]:
                     raise KindConflictError.from_rows(record["conflicts"])
                 done = result.setdefault(record["run"], _RunChunk())
                 (done.relationships if relationships else done.nodes).add(
                     record["created"], record["updated"], record["total"])
+                seen += record["total"]
+            expected = sum(len(row["counted"]) for row in batch)
+            if seen != expected:  # a relationship whose end was not there: never silently dropped
+                raise RuntimeError(f"the writer wrote {seen} of {expected} rows of a statement")
             if self._progress:
-                self._progress(len(batch))
+                self._progress(expected)
 
     def _write_chunk(self, tx: ManagedTransaction, chunk: _Chunk) -> dict[str, _RunChunk]:
         result: dict[str, _RunChunk] = {}  # a retried transaction starts from zero again
+        declared: set[tuple[str, str]] = set()  # (id, run): nodes the chunk's runs declare
         for (kind, extra), rows in chunk.nodes.items():
-            self._statement(tx, _node_query(kind, extra), rows, result, False, kind=kind.value)
+            for layer in _merged(rows, lambda row: row["id"]):
+                self._statement(tx, _node_query(kind, extra), layer, result, kind=kind.value)
             for row in rows:
                 result[row["run"]].node_ids.append(row["id"])
+                declared.add((row["id"], row["run"]))
+        ends: dict[ElementKind | None, list[dict[str, Any]]] = defaultdict(list)
         for cls, rows in chunk.relations.items():
-            self._statement(tx, _relation_query(cls.type, cls.start_kind, cls.end_kind), rows, result, True)
+            for row in rows:
+                for end_kind, ident in ((cls.start_kind, row["start"]), (cls.end_kind, row["end"])):
+                    if (ident, row["run"]) not in declared:
+                        ends[end_kind].append({"id": ident, "props": None, "run": row["run"], "source": row["source"]})
+        for end_kind, rows in ends.items():
+            for layer in _merged(rows, lambda row: row["id"]):
+                self._statement(tx, _endpoint_query(end_kind), layer, None)
+        for cls, rows in chunk.relations.items():
+            for layer in _merged(rows, lambda row: (row["start"], row["end"], row["key"])):
+                self._statement(tx, _relation_query(cls.type, cls.start_kind, cls.end_kind), layer, result, True)
             for row in rows:
                 done = result[row["run"]]
                 done.rel_types.append(cls.type.value)
@@ -358,6 +399,40 @@ class ChunkedWriter:
         tx.run(_RUN_PROGRESS, runs=[done.row(run) for run, done in result.items()],
                now=datetime.now(UTC)).consume()
         return result
+
+
+def _merged(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable]) -> list[list[dict[str, Any]]]:
+    """The rows of one statement kind, merged so that each layer names every key at most once.
+
+    Consecutive rows of one key with equal properties become one row listing their runs
+    (``counted``) and, per source, the newest of them (``runs``/``sources``). A row whose
+    properties differ from its key's previous row starts the key's next layer, so layers run in
+    order and the element ends up as the last row says, as if the rows had run one by one.
+    """
+    layers: list[list[dict[str, Any]]] = []
+    latest: dict[Hashable, tuple[int, dict[str, Any], dict[str, int]]] = {}
+    for row in rows:
+        k = key(row)
+        found = latest.get(k)
+        if found is not None and found[1]["props"] == row["props"]:
+            merged, position = found[1], found[2]
+            merged["counted"].append(row["run"])
+            at = position.get(row["source"])
+            if at is None:
+                position[row["source"]] = len(merged["sources"])
+                merged["sources"].append(row["source"])
+                merged["runs"].append(row["run"])
+            else:
+                merged["runs"][at] = row["run"]
+            continue
+        depth = found[0] + 1 if found is not None else 0
+        merged = {**row, "counted": [row["run"]], "runs": [row["run"]], "sources": [row["source"]]}
+        del merged["run"], merged["source"]
+        if depth == len(layers):
+            layers.append([])
+        layers[depth].append(merged)
+        latest[k] = (depth, merged, {row["source"]: 0})
+    return layers
 
 
 def relation_type(value: str) -> RelationType:

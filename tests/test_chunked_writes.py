@@ -282,3 +282,36 @@ def test_a_failing_chunk_of_units_fails_its_runs(store: GraphStore) -> None:
     statuses = {r["run"]["source"]: r["run"]["status"] for r in store.import_runs()}
     assert statuses == {"agents": "ok", "good": "failed", "bad": "failed"}
     assert store.read("MATCH (n:Element {id: 'fine'}) RETURN count(n) AS c")[0]["c"] == 0
+
+
+def test_an_element_asserted_by_very_many_sources_is_shared_with_bounded_bookkeeping(store: GraphStore) -> None:
+    # One image that every job runs: its lists name at most MAX_TRACKED_SOURCES sources, the
+    # rest mark it shared, and no single run's removal deletes it.
+    from lineagegraph.writer import MAX_TRACKED_SOURCES
+
+    jobs = MAX_TRACKED_SOURCES + 6
+
+    def unit(i: int) -> tuple[str, list[Element | Relation]]:
+        return f"job-object-{i}", [Activity(id=f"job{i}"), Entity(id="image"), Used(activity=f"job{i}", entity="image")]
+
+    summaries = store.import_units("test-units", (unit(i) for i in range(jobs)))
+    assert all(s.status == "ok" for s in summaries)
+    image = store.read("MATCH (n:Element {id: 'image'}) RETURN n {.*} AS n")[0]["n"]
+    assert len(image["import_sources"]) == len(image["import_runs"]) == MAX_TRACKED_SOURCES
+    assert image["import_sources"][:2] == ["test-units:job-object-0", "test-units:job-object-1"]
+    assert image["import_shared"] is True
+
+    # A run the lists name, and one they do not: each takes its own job and leaves the image.
+    for run in (summaries[0].run_id, summaries[-1].run_id):
+        store.remove_import_run(run)
+    ids = set(store.read("MATCH (n:Element) RETURN collect(n.id) AS ids")[0]["ids"])
+    assert "job0" not in ids and f"job{jobs - 1}" not in ids
+    assert {"image", "job1", f"job{jobs - 2}"} <= ids
+    image = store.read("MATCH (n:Element {id: 'image'}) RETURN n {.*} AS n")[0]["n"]
+    assert "test-units:job-object-0" not in image["import_sources"]
+
+    # A re-run of a tracked source replaces its own entry; the lists stay bounded.
+    again = store.import_units("test-units", [unit(1)])
+    image = store.read("MATCH (n:Element {id: 'image'}) RETURN n {.*} AS n")[0]["n"]
+    assert again[0].run_id in image["import_runs"] and summaries[1].run_id not in image["import_runs"]
+    assert len(image["import_sources"]) <= MAX_TRACKED_SOURCES

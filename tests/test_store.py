@@ -214,16 +214,17 @@ def test_two_sources_share_an_element(store: GraphStore) -> None:
 def test_unchanged_reimport_writes_only_run_ids(store: GraphStore) -> None:
     """Re-asserting unchanged elements rewrites the run id, never the properties."""
     from lineagegraph.model import ElementKind
-    from lineagegraph.writer import KIND_LABELS, _node_query
+    from lineagegraph.writer import KIND_LABELS, MAX_TRACKED_SOURCES, _node_query
 
     entities = [Entity(id=f"e{i}", label=f"dataset {i}", attributes={"rows": i}) for i in range(50)]
     first = store.import_elements("test", "doc", entities, [])
-    rows = [{"id": e.id, "props": e.properties(), "run": "run-second", "source": "test:doc"} for e in entities]
+    rows = [{"id": e.id, "props": e.properties(), "counted": ["run-second"], "runs": ["run-second"],
+             "sources": ["test:doc"]} for e in entities]
 
     def properties_set(rows: list[dict[str, object]]) -> int:
         with store.driver.session(database=store.database) as session:
             result = session.run(_node_query(ElementKind.ENTITY, ()), rows=rows, kinds=KIND_LABELS,
-                                 kind="Entity")
+                                 kind="Entity", max_sources=MAX_TRACKED_SOURCES)
             return int(result.consume().counters.properties_set)
 
     # A second run of the same source: the run id of each node is replaced, nothing else.
