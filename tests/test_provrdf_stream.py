@@ -27,7 +27,7 @@ from lineagegraph.importers.prov import ProvImporter, load_document
 from lineagegraph.importers.provjson_stream import NotStreamable
 from lineagegraph.importers.provrdf_stream import stream_rdf_graph
 from lineagegraph.model import Element, Relation
-from lineagegraph.provcodec import document_to_graph
+from lineagegraph.provcodec import document_to_graph, quiet_prov
 from lineagegraph.store import GraphStore
 from lineagegraph.writer import ChunkLimits
 
@@ -72,7 +72,8 @@ def whole(path: Path) -> list[Element | Relation] | None:
 
 def as_ntriples(path: Path, out: Path) -> Path:
     graph = Graph()
-    graph.parse(path, format=RDF_FORMAT[path.suffix])
+    with quiet_prov():  # rdflib logs the corpus's out-of-range literals; not this test's concern
+        graph.parse(path, format=RDF_FORMAT[path.suffix])
     target = out / (path.stem + ".nt")
     target.write_text(graph.serialize(format="nt"))
     return target
@@ -98,10 +99,11 @@ def test_streamed_graph_equals_the_whole_document_graph(path: Path, tmp_path: Pa
     compare(path)
 
 
-@pytest.mark.parametrize("path", DOCUMENTS[::7], ids=[p.name for p in DOCUMENTS[::7]])
+TURTLE = [p for p in DOCUMENTS if p.suffix == ".ttl"][::5]  # N-Triples has no named graphs for TriG's bundles
+
+
+@pytest.mark.parametrize("path", TURTLE, ids=[p.name for p in TURTLE])
 def test_the_same_document_as_n_triples(path: Path, tmp_path: Path) -> None:
-    if path.suffix == ".trig":
-        pytest.skip("N-Triples cannot hold the named graphs of a TriG bundle")  # covered by the TriG case
     compare(as_ntriples(path, tmp_path))
 
 
