@@ -114,3 +114,23 @@ def test_the_diff_command_prints_the_same_diff_as_the_api(
     assert main(["diff", "e:model-1", "e:model-2", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads(LineageGraph(store).diff("e:model-1", "e:model-2").model_dump_json())
+
+
+def test_recipe_steps_keep_the_dependency_order_of_the_backtrace_helper() -> None:
+    """recipe orders its steps with a heap; the order is the one backtrace.ordered gives."""
+    import random
+
+    from lineagegraph.queries.backtrace import ordered
+    from lineagegraph.queries.recipe import _oldest_first
+
+    rng = random.Random(11)
+    for trial in range(20):
+        size = rng.randint(1, 60)
+        rows = []
+        for i in range(size):
+            ups = [f"s{rng.randrange(size)}" for _ in range(rng.randint(0, 3))]  # any step: cycles too
+            props = {"started_at": t(rng.randint(1, 9)).isoformat()} if rng.random() < 0.7 else {}
+            rows.append({"activity": {"id": f"s{i}", "labels": ["Activity", "Element"], "properties": props},
+                         "upstream": [*ups, "outside"]})
+        want = [r["activity"]["id"] for r in ordered(rows, newest_first=False)]
+        assert [r["activity"]["id"] for r in _oldest_first(rows)] == want, trial
