@@ -112,7 +112,6 @@ class _Minting:
         # rdf:type object -> {namespace key: first IRI under it}, both in order of first use.
         self.buckets: dict[str, dict[str, str]] = {}
         self.others: dict[str, str] = {}  # namespace key -> first IRI met outside the type walk
-        self._seen_others: set[str] = set()
         # Every rdf:type object in order of first use: rdflib walks the type triples in this
         # order, and the first PROV class a subject meets there is its record type.
         self.type_rank: dict[str, int] = {}
@@ -138,13 +137,6 @@ class _Minting:
 
     def other(self, iri: str) -> None:
         """An IRI the second walk decodes (predicate or object of an attribute of a typed subject)."""
-        cut = max(iri.rfind("#"), iri.rfind("/"))
-        rough = iri[:cut + 1] if cut > 0 else iri
-        if rough in self._seen_others:
-            return
-        if len(self._seen_others) > 100_000:  # IRIs without a separator: keep the memo small
-            self._seen_others.clear()
-        self._seen_others.add(rough)
         self.others.setdefault(self.namespace_key(iri), iri)
 
     def others_from(self, db: sqlite3.Connection) -> None:
@@ -155,7 +147,7 @@ class _Minting:
         for (iri,) in db.execute(f"SELECT DISTINCT p FROM t WHERE p NOT IN ({marks}) "  # noqa: S608 - only ?s
                                  "AND g IN (SELECT node FROM typed)", skip):
             self.other(iri)
-        for (iri,) in db.execute(f"SELECT o FROM t WHERE ok = 0 AND p NOT IN ({marks}) "  # noqa: S608
+        for (iri,) in db.execute(f"SELECT DISTINCT o FROM t WHERE ok = 0 AND p NOT IN ({marks}) "  # noqa: S608
                                  "AND g IN (SELECT node FROM typed)", skip):
             self.other(iri)
 
