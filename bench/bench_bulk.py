@@ -56,7 +56,7 @@ assert not out.errors, out.errors
 print(json.dumps({"seconds": round(time.perf_counter() - t0, 1), "timings": out.timings, "csv_rows": out.csv_rows,
                   "online_rows": out.online_rows, "admin_files": out.admin_files,
                   "work_dir": str(out.work_dir), "summary": out.summaries[0].as_dict(),
-                  "peak_rss_mb": mb(resource.RUSAGE_SELF), "tool_peak_rss_mb": mb(resource.RUSAGE_CHILDREN)}))
+                  "peak_rss_mb": mb(resource.RUSAGE_SELF)}))
 """
 
 TOOL = PRELUDE + """
@@ -140,11 +140,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for records in args.records:
                 row = run(records, args.home, args.port, Path(tmp))
+                row["date"] = datetime.now(UTC).isoformat(timespec="seconds")
                 print(f"{row['records']:>9,} records ({row['file_mb']} MB): "
                       f"tool alone {row['tool_alone']['seconds']} s = {row['tool_alone']['records_per_s']:,}/s "
                       f"({row['tool_alone']['peak_rss_mb']} MB); "
                       f"bulk {row['bulk']['seconds']} s = {row['bulk']['records_per_s']:,}/s "
-                      f"({row['bulk']['peak_rss_mb']} MB + tool {row['bulk']['tool_peak_rss_mb']} MB), "
+                      f"({row['bulk']['peak_rss_mb']} MB), "
                       f"{row['bulk_vs_tool']:.0%} of the tool; online {row['online']['seconds']} s = "
                       f"{row['online']['records_per_s']:,}/s ({row['online']['peak_rss_mb']} MB), "
                       f"{row['online_vs_tool']:.0%} of the tool", flush=True)
@@ -152,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep_server:
             LocalServer(args.home, args.port).stop()
+    # Sizes not run this time keep their earlier figures (each row has its own date).
+    done = {row["records"] for row in results}
+    if args.output.exists():
+        results += [row for row in json.loads(args.output.read_text())["results"] if row["records"] not in done]
+    results.sort(key=lambda row: row["records"])
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -344,10 +344,12 @@ class _Unit:
     index: int
     summary: ImportSummary
     started: datetime
+    batch_file: Path
+    """The ImportBatch slices, a JSON line each (on disk: they list every id the unit touched)."""
     nodes_created: int = 0
     relationships_created: int = 0
     online: list[Element | Relation] = field(default_factory=list)
-    batches: list[dict[str, list[str]]] = field(default_factory=list)
+    batches: int = 0
     _batch: dict[str, list[str]] = field(default_factory=dict)
     _batch_rows: int = 0
 
@@ -362,7 +364,9 @@ class _Unit:
 
     def close_batch(self) -> None:
         if self._batch_rows:
-            self.batches.append(self._batch)
+            with self.batch_file.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(self._batch, ensure_ascii=False) + "\n")
+            self.batches += 1
         self._batch, self._batch_rows = {}, 0
 
 
@@ -395,7 +399,8 @@ class _Pass:
         unit.online.append(item)
 
     def add_unit(self, summary: ImportSummary, items: Iterable[Element | Relation]) -> _Unit:
-        unit = _Unit(len(self.units), summary, datetime.now(UTC))
+        index = len(self.units)
+        unit = _Unit(index, summary, datetime.now(UTC), self.root / f"batches-{index}.jsonl")
         for item in items:
             if isinstance(item, Element):
                 self._element(unit, item)
@@ -641,12 +646,23 @@ CREATE (:ImportBatch {run: $run, seq: b.seq, node_ids: b.node_ids, rel_types: b.
 def _record(store: GraphStore, unit: _Unit) -> None:
     """The unit's run as the online writer leaves it: counts, one ImportBatch per slice, then the rest."""
     summary = unit.summary
-    batches = [{"seq": i + 1, **b} for i, b in enumerate(unit.batches)]
-    for start in range(0, max(len(batches), 1), 10):
-        # Several slices per transaction: each carries up to 20,000 ids.
-        store.write_query(_RECORD_BULK, run=summary.run_id, nodes=unit.nodes_created if start == 0 else 0,
-                          rels=unit.relationships_created if start == 0 else 0, chunks=len(batches),
-                          started=unit.started, now=datetime.now(UTC), batches=batches[start:start + 10])
+
+    def send(batches: list[dict[str, Any]], first: bool) -> None:
+        store.write_query(_RECORD_BULK, run=summary.run_id, nodes=unit.nodes_created if first else 0,
+                          rels=unit.relationships_created if first else 0, chunks=unit.batches,
+                          started=unit.started, now=datetime.now(UTC), batches=batches)
+
+    pending: list[dict[str, Any]] = []
+    first = True
+    if unit.batches:
+        with unit.batch_file.open(encoding="utf-8") as lines:
+            for seq, line in enumerate(lines, start=1):
+                pending.append({"seq": seq, **json.loads(line)})
+                if len(pending) == 5:  # a few slices per transaction: each lists up to 20,000 ids
+                    send(pending, first)
+                    pending, first = [], False
+    if pending or first:
+        send(pending, first)
     summary.nodes.created += unit.nodes_created
     summary.relationships.created += unit.relationships_created
     if unit.online:
