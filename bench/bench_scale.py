@@ -7,7 +7,7 @@ Four workloads share each graph (disjoint ids), each one import unit:
 * **dag**: a diamond-rich pipeline DAG of ``size`` elements: every activity uses one to three
   entities of the recent past (so lineages fan in and re-converge) and generates one or two; a
   tenth of the activities are associated with one of ten shared agents;
-* **chain**: chains of 100 steps (``size / 10`` elements): depth 50+ walks;
+* **chain**: chains of 100 steps (``size / 10`` elements), walked 50 hops deep (the templates' bound);
 * **fanin**: aggregates, each one activity using ``min(10,000, size / 20)`` inputs;
 * **versions**: locations overwritten many times (``size / 20`` elements): every run reads the
   previous version of its location and writes the next, each version SPECIALIZATION_OF the
@@ -159,7 +159,7 @@ def starts(workload: str, size: int, count: int, rng: random.Random, dag_entitie
     return [f"gs://bench/table{rng.randrange(max(1, size // 20 // 400))}@v199" for _ in range(count)]
 
 
-DEPTH = {"dag": 20, "chain": 60, "fanin": 3, "versions": 20}
+DEPTH = {"dag": 20, "chain": 50, "fanin": 3, "versions": 20}  # 50: the deepest walk the templates allow
 
 
 # -- measuring -----------------------------------------------------------------------------

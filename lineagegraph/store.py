@@ -46,7 +46,9 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX element_label IF NOT EXISTS FOR (n:Element) ON (n.label)",
     "CREATE INDEX entity_generated_at IF NOT EXISTS FOR (n:Entity) ON (n.generated_at)",
     "CREATE INDEX activity_started_at IF NOT EXISTS FOR (n:Activity) ON (n.started_at)",
-    "CREATE INDEX element_created_by IF NOT EXISTS FOR (n:Element) ON (n.created_by)",
+    # No query looks nodes up by the run that created them (undo reads ImportBatch records), and
+    # the index cost every node creation a write: dropped where an older version made it.
+    "DROP INDEX element_created_by IF EXISTS",
     "CREATE INDEX import_batch_run IF NOT EXISTS FOR (b:ImportBatch) ON (b.run, b.seq)",
     "CREATE INDEX import_run_status IF NOT EXISTS FOR (r:ImportRun) ON (r.status)",
     "CREATE TEXT INDEX element_id_text IF NOT EXISTS FOR (n:Element) ON (n.id)",
