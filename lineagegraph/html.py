@@ -8,6 +8,8 @@ Drawing follows the W3C PROV conventions: entities are yellow ellipses, activiti
 agents orange houses, and every edge points from the effect back to its cause, labelled with the
 PROV relation name. Time flows left to right. The layout is computed here, once, in Python, and
 the browser runs no physics and no layout of its own: that keeps a 5,000-node page usable.
+Bigger lineages open on an overview of nested groups (runs, collections, chains, bands of layers;
+see :mod:`lineagegraph.htmlgroups`) that expand in place on click.
 
 The page's own script and styles are real files beside this module (``htmlpage/lineage.js``,
 ``htmlpage/lineage.css``), shipped as package data and inlined the same way.
@@ -61,6 +63,7 @@ GROUP_ABOVE = 5000
 TOP_GROUPS = 24  # at most this many layer bands side by side in the overview (wider ones nest)
 EDGE_LABELS = 1500  # relationships up to which every edge carries its PROV name on the canvas
 CURVED_EDGES = 1000  # relationships up to which edges are drawn as curves (straight ones draw faster)
+PROGRESSIVE = 3000  # nodes + relationships past which a page opening at its focus draws that first
 
 # Layout in canvas pixels. Columns are as wide as their widest node plus room for an edge label;
 # a layer much taller than the graph is wide wraps into sub-columns.
@@ -390,7 +393,7 @@ def _render(subgraph: Subgraph, *, title: str, layout: Layout = "python",
         data = _graph_data(subgraph, layout, group_above)
     styles = {"kinds": KIND_STYLES, "groups": GROUP_STYLES, "focus": FOCUS_BORDER,
               "tooltipValue": TOOLTIP_VALUE, "edgeLabels": EDGE_LABELS,
-              "curvedEdges": CURVED_EDGES}
+              "curvedEdges": CURVED_EDGES, "progressive": PROGRESSIVE}
     csp = ("default-src 'none'; "
            f"script-src {_csp_hash(vis_js)} {_csp_hash(page_js)}; "
            "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'")

@@ -24,8 +24,10 @@
   // Edge labels cost a text measurement per edge and frame; past this many they are shown only
   // for the selected node's relationships (every edge's tooltip still names its relation).
   var labelEdges = data.edges.length <= STYLES.edgeLabels;
-  var state = {nodeCount: N, edgeCount: data.edges.length, groupCount: groups.length,
-               ready: false, firstDrawMs: null, network: null, selected: null, data: data};
+  // firstDrawMs: the first frame; completeMs: every item in the network (later for big drawings
+  // that open at their focus); ready: complete and interactive.
+  var state = {nodeCount: N, edgeCount: data.edges.length, groupCount: groups.length, ready: false,
+               firstDrawMs: null, completeMs: null, network: null, selected: null, data: data};
   window.lineageGraph = state;
   var byId = new Map(), indexOf = new Map(), outgoing = new Map(), incoming = new Map();
   data.nodes.forEach(function (n, i) {
@@ -157,7 +159,9 @@
   var shownNodes = new Map(), shownEdges = new Map();  // vis id -> group index / count
   var openGroups = [];  // expanded groups that are not inside a collapsed one: outlined
   function visId(i) { return holder[i] < 0 ? data.nodes[i].id : PREFIX + holder[i]; }
-  function refresh() {
+  // later(item): hold the new item back in `deferred` (see firstBatch) instead of adding it now.
+  var deferred = {nodes: [], edges: []};
+  function refresh(later) {
     var wantNodes = new Map(), wantEdges = new Map(), i;
     for (i = 0; i < N; i++) {
       var top = -1;
@@ -189,14 +193,19 @@
     shownNodes.forEach(function (v, id) { if (!wantNodes.has(id)) gone.push(id); });
     nodesDS.remove(gone);
     wantNodes.forEach(function (g, id) {
-      if (!shownNodes.has(id)) added.push(g < 0 ? nodeItem(byId.get(id)) : groupItem(g));
+      if (shownNodes.has(id)) return;
+      var item = g < 0 ? nodeItem(byId.get(id)) : groupItem(g);
+      (later && later(item) ? deferred.nodes : added).push(item);
     });
     nodesDS.add(added);
     added = [];
     wantEdges.forEach(function (v, id) {
       var before = shownEdges.get(id);
       if (typeof v === "number") {
-        if (before === undefined) added.push(edgeItem(data.edges[v]));
+        if (before === undefined) {
+          var edge = edgeItem(data.edges[v]);
+          (later && later(edge) ? deferred.edges : added).push(edge);
+        }
         return;
       }
       var item = {id: id, from: v.from, to: v.to, dashes: [6, 4], width: aggregateWidth(v.count),
@@ -487,8 +496,20 @@
     return;
   }
   empty.remove();
-  // Fill the DataSets before the network exists: one batch, no per-item events to handle.
-  refresh();
+  // Open the details panel first: it narrows the canvas, and the view is reckoned on what is left.
+  if (data.focus.length) showNode(data.focus[0]);
+  var start = focusView();
+  var first = start && N + data.edges.length > STYLES.progressive ? firstBatch(start) : null;
+  // Fill the DataSets before the network exists: one batch, no per-item events to handle. A big
+  // drawing that opens at its focus gets what is in view (and one step beyond) first; the rest
+  // is added right after the first frame, which it would not have changed.
+  if (first) {
+    refresh(function (item) {
+      return item.from === undefined ? !first.has(item.id) : !(first.has(item.from) && first.has(item.to));
+    });
+  } else {
+    refresh();
+  }
   performance.mark("lineage:items");
   var network = new vis.Network(document.getElementById("graph"),
     {nodes: nodesDS, edges: edgesDS}, options);
@@ -497,7 +518,14 @@
   network.once("afterDrawing", function () {
     performance.mark("lineage:drawn");
     state.firstDrawMs = performance.now();
-    state.ready = true;
+    if (!first) { state.completeMs = state.firstDrawMs; state.ready = true; return; }
+    setTimeout(function () {
+      nodesDS.add(deferred.nodes); edgesDS.add(deferred.edges);
+      deferred = {nodes: [], edges: []};
+      performance.mark("lineage:complete");
+      state.completeMs = performance.now();
+      state.ready = true;
+    }, 0);
   });
   // Expanded groups keep a faint outline, so that one can see what collapses back together.
   network.on("beforeDrawing", function (ctx) {
@@ -530,18 +558,49 @@
     }
   }
   document.getElementById("fit").addEventListener("click", function () { overview(true); });
-  // Open the details panel first: it narrows the canvas, and the view is fitted to what is left.
+  // The view overview() would end on for a drawing too big to read when fitted, reckoned from the
+  // computed positions (null: fit it): fit() draws the whole graph once, every node and edge,
+  // before the focus view is drawn; that hidden frame was the dearest part of opening 5,000 nodes.
+  function focusView() {
+    if (groups.length || !data.focus.length || data.layout !== "python") return null;
+    var minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+    data.nodes.forEach(function (n) {
+      if (n.x < minX) minX = n.x; if (n.x > maxX) maxX = n.x;
+      if (n.y < minY) minY = n.y; if (n.y > maxY) maxY = n.y;
+    });
+    var box = document.getElementById("graph").getBoundingClientRect();
+    // Node extents beyond their centres: about one wide label across, one row down.
+    var scale = Math.min(box.width / (maxX - minX + 250), box.height / (maxY - minY + 60));
+    if (scale >= 0.2) return null;
+    var f = byId.get(data.focus[0]);
+    return {position: {x: f.x, y: f.y}, scale: 0.8, width: box.width, height: box.height};
+  }
+  // Ids of the nodes in the first view (with a margin) and of their neighbours, so that every
+  // edge that crosses the view is drawn with both its ends.
+  function firstBatch(view) {
+    var halfW = view.width / view.scale / 2 + 300, halfH = view.height / view.scale / 2 + 100;
+    var near = new Uint8Array(N), ids = new Set();
+    data.nodes.forEach(function (n, i) {
+      if (Math.abs(n.x - view.position.x) <= halfW && Math.abs(n.y - view.position.y) <= halfH) {
+        near[i] = 1; ids.add(n.id);
+      }
+    });
+    for (var i = 0; i < data.edges.length; i++) {
+      if (near[edgeFrom[i]] || near[edgeTo[i]]) { ids.add(data.edges[i].from); ids.add(data.edges[i].to); }
+    }
+    return ids;
+  }
   if (data.focus.length) {
     if (holder[indexOf.get(data.focus[0])] < 0) {
       network.selectNodes([data.focus[0]]);
       state.selected = data.focus[0];
     }
     labelAround(data.focus[0]);
-    showNode(data.focus[0]);
   }
   // The first frame is drawn once the view is set (no redraw before: it would draw everything
-  // at the wrong place, once more).
-  network.setSize("100%", "100%");
-  if (data.layout === "python") overview(false);
+  // at the wrong place, once more). The panel was filled before the network was made, so the
+  // canvas already has its size.
+  if (start) network.moveTo({position: start.position, scale: start.scale, animation: false});
+  else if (data.layout === "python") overview(false);
   performance.mark("lineage:view");
 })();
