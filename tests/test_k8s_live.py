@@ -633,13 +633,13 @@ def _delete_and_record(api: client.ApiClient, ns: str, kind: str, name: str) -> 
     # Background: the object goes at once (no garbage collector runs here to finish an orphaning delete).
     delete(name, ns, propagation_policy="Background")
     # A watch from the last resourceVersion delivers the deletion even though it started after it.
-    for event in k8s_watch_events(listing, ns, name, rv):
+    for event in _watch_events(listing, ns, name, rv):
         if event["type"] == "DELETED":
             return {"type": "DELETED", "object": event["raw_object"]}
     raise AssertionError(f"no DELETED event for {kind} {ns}/{name}")
 
 
-def k8s_watch_events(listing: Callable[..., Any], ns: str, name: str, rv: str) -> Iterator[dict[str, Any]]:
+def _watch_events(listing: Callable[..., Any], ns: str, name: str, rv: str) -> Iterator[dict[str, Any]]:
     w = watch.Watch()  # type: ignore[no-untyped-call]
     yield from w.stream(listing, ns, field_selector=f"metadata.name={name}", resource_version=rv, timeout_seconds=20)
 
