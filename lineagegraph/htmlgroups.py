@@ -219,10 +219,27 @@ def _layers(b: _Builder, layer: Sequence[int], positions: Sequence[tuple[int, in
         else:
             made.append((items[0], start, end))
     if len(made) > top:
-        # Still too many to read side by side: gather consecutive bands into wider ones.
+        # Still too many to read side by side: gather consecutive bands into wider ones, cutting
+        # only between columns (the row blocks of one column stay together), so that no two wide
+        # bands share a column and their boxes do not overlap.
         size = math.ceil(len(made) / top)
-        for k in range(0, len(made), size):
-            chunk = made[k:k + size]
+        units: list[list[tuple[int, int, int]]] = []
+        for entry in made:
+            if units and entry[1] == entry[2] == units[-1][-1][2] == units[-1][-1][1]:
+                units[-1].append(entry)
+            else:
+                units.append([entry])
+        chunks: list[list[tuple[int, int, int]]] = [[]]
+        for unit in units:
+            if len(unit) > size:
+                # A whole tall column: cut by rows, its boxes would overlap (a run's outputs sit
+                # in the next column, at rows of their own).
+                chunks += [unit, []]
+                continue
+            if chunks[-1] and len(chunks[-1]) + len(unit) > size:
+                chunks.append([])
+            chunks[-1].extend(unit)
+        for chunk in chunks:
             if len(chunk) >= 2:
                 b.add("layer", _span(chunk[0][1], chunk[-1][2]), b.anchor(chunk[len(chunk) // 2][0]),
                       [item for item, _, _ in chunk])

@@ -139,7 +139,8 @@
                 title: STYLES.groups[g.kind].title + ": " + g.name + "\n" + g.size + " nodes" +
                        (focusGroups[i] ? "\nholds the focus" : "") + "\nclick to expand"};
     if (g.kind === "layer") {
-      var size = Math.max(14, Math.min(g.outline[2] / (label.length * 0.7), g.outline[3] / 3));
+      // Wide enough for the label on one line (an average glyph is ~0.6 em), inside the margins.
+      var size = Math.max(14, Math.min((g.outline[2] - 40) / (label.length * 0.75), g.outline[3] / 3));
       item.widthConstraint = {minimum: g.outline[2], maximum: g.outline[2]};
       item.heightConstraint = {minimum: g.outline[3]};
       item.font = {size: size};
