@@ -79,8 +79,10 @@ CALL (x, core, context) {
   WHERE ($since IS NULL OR coalesce(t >= datetime($since), false))
     AND ($until IS NULL OR coalesce(t <= datetime($until), false))
   WITH n, t ORDER BY t IS NULL, t DESC, n.id
-  LIMIT coalesce($limit, 1000000000)
-  RETURN collect(n) AS kept
+  // The limit slices the ordered list: a LIMIT clause with a runtime value is planned as a top-n
+  // that ran out of transaction memory on a 10k-input aggregate.
+  WITH collect(n) AS ordered
+  RETURN CASE WHEN $limit IS NULL THEN ordered ELSE ordered[..$limit] END AS kept
 }
 WITH x, [x] + kept AS nodes
 CALL (nodes) {
