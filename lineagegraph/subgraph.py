@@ -136,9 +136,14 @@ class Subgraph(BaseModel):
         return dataframe([{"start": r.start, "type": r.type, "end": r.end, **r.properties}
                              for r in self.relationships])
 
-    def to_html(self, path: str | Path | None = None, *, title: str = "Lineage") -> str:
-        """Render a self-contained interactive page; write it to ``path`` when given."""
-        page: str = _renderer("html")(self, title=title)
+    def to_html(self, path: str | Path | None = None, *, title: str = "Lineage", group_above: int | None = None) -> str:
+        """Render a self-contained interactive page; write it to ``path`` when given.
+
+        Past ``group_above`` nodes (default: the renderer's, 5,000) the page opens on an overview
+        of expandable groups (see docs/html.md).
+        """
+        options = {} if group_above is None else {"group_above": group_above}
+        page: str = _renderer("html")(self, title=title, **options)
         if path is not None:
             Path(path).write_text(page, encoding="utf-8")
         return page

@@ -336,3 +336,11 @@ def test_group_ids_never_collide_with_node_ids() -> None:
     data = page_data(render_html(sub, group_above=8))
     prefix = data["groupPrefix"]
     assert not any(n["id"].startswith(prefix) for n in data["nodes"])
+
+
+def test_to_html_passes_the_grouping_threshold_through(tmp_path: Path) -> None:
+    sub = grouped()
+    assert "groups" not in page_data(sub.to_html()), "below the default threshold: no groups"
+    page = sub.to_html(tmp_path / "grouped.html", group_above=8)
+    assert members(page_data(page)) == members(page_data(render_html(sub, group_above=8))) != []
+    assert (tmp_path / "grouped.html").read_text(encoding="utf-8") == page
