@@ -112,8 +112,8 @@ class BulkOutcome:
 
 
 class _HashTable:
-    """Ids (as 64-bit hashes) to a small int, in two flat arrays: about 12 bytes per id at most
-    twice the ids' count, instead of a Python str and dict entry (~150 bytes) per id.
+    """Ids (as 64-bit hashes) to a small int, in two flat arrays: 12 bytes per slot, at most 60 %
+    of the slots used, instead of a Python str and dict entry (~150 bytes) per id.
 
     A hash collision (odds ~n^2/2^65: 3e-8 at a million ids) makes two ids look like one; the
     consequence is at worst a load that fails loudly (a relationship whose end has no node row),
@@ -122,7 +122,7 @@ class _HashTable:
 
     def __init__(self, capacity: int = 1 << 16) -> None:
         self._keys = array("Q", bytes(8 * capacity))
-        self._values = array("L", bytes(array("L").itemsize * capacity))
+        self._values = array("I", bytes(4 * capacity))
         self._mask = capacity - 1
         self._used = 0
 
@@ -160,7 +160,7 @@ class _HashTable:
         old_keys, old_values = self._keys, self._values
         capacity = len(old_keys) * 2
         self._keys = array("Q", bytes(8 * capacity))
-        self._values = array("L", bytes(old_values.itemsize * capacity))
+        self._values = array("I", bytes(4 * capacity))
         self._mask = capacity - 1
         for key, value in zip(old_keys, old_values, strict=True):
             if key:
