@@ -364,8 +364,10 @@ class K8sEtl:
             "MATCH (v:Entity)-[:SPECIALIZATION_OF]->(:Entity {id: location}) "
             "OPTIONAL MATCH (v)-[:WAS_GENERATED_BY]->(a:Activity) "
             "RETURN location, v.id AS version, v.generated_at AS at, a.id AS writer", locations=read)
+        known = {(location, entry[1]) for location, entries in writers.items() for entry in entries}
         for row in rows:
-            entries = writers.setdefault(row["location"], [])
-            if not any(e[1] == row["version"] for e in entries):
-                entries.append((_native(row["at"]), row["version"], row["writer"] or ""))
+            if (row["location"], row["version"]) not in known:  # a set: a location may have many versions
+                known.add((row["location"], row["version"]))
+                entry = (_native(row["at"]), row["version"], row["writer"] or "")
+                writers.setdefault(row["location"], []).append(entry)
         return writers
