@@ -1,4 +1,4 @@
-"""Regenerate tests/data/mltrace.sql with mltrace 0.17 itself, against a throw-away PostgreSQL.
+"""Regenerate lineagegraph/samples/postgres/mltrace.sql with mltrace 0.17 itself, against a throw-away PostgreSQL.
 
 mltrace 0.17 needs Python <= 3.10 and SQLAlchemy < 2, so it runs in a side virtual environment
 (``$MLTRACE_VENV``, default ~/.cache/lineagegraph/side-mltrace; made when missing from the Python
@@ -8,8 +8,8 @@ project's .venv) starts the same private PostgreSQL server the tests use
 fixed timestamps into it, flags two outputs, asks mltrace for its own backtrace of every output,
 and writes:
 
-* tests/data/mltrace.sql                 ``pg_dump --no-owner`` of the database (and the same file as
-                                         the demo's sample, lineagegraph/samples/postgres/)
+* lineagegraph/samples/postgres/mltrace.sql   ``pg_dump --no-owner`` of the database (the tests'
+                                             fixture and the demo's sample)
 * tests/data/mltrace-backtraces.json     mltrace's ``backtrace()`` of each output: [[depth, run id], ...]
 
 Usage: .venv/bin/python scripts/make-mltrace-fixture.py
@@ -119,9 +119,9 @@ def main() -> None:
         data = REPO / "tests" / "data"
         data.mkdir(exist_ok=True)
         (data / "mltrace-backtraces.json").write_text(out.stdout)
-        (data / "mltrace.sql").write_text(server.dump("mltrace"))
-        shutil.copyfile(data / "mltrace.sql", REPO / "lineagegraph" / "samples" / "postgres" / "mltrace.sql")
-        print(f"wrote {data / 'mltrace.sql'} and {data / 'mltrace-backtraces.json'}")
+        dump = REPO / "lineagegraph" / "samples" / "postgres" / "mltrace.sql"
+        dump.write_text(server.dump("mltrace"))
+        print(f"wrote {dump} and {data / 'mltrace-backtraces.json'}")
     finally:
         server.stop()
     shutil.rmtree(SIDE / "tmp", ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Regenerate tests/data/provenance_repo.sql with the `provenance` library (0.14.1) itself.
+"""Regenerate lineagegraph/samples/postgres/provenance_repo.sql with the `provenance` library (0.14.1) itself.
 
 `provenance` 0.14.1 needs SQLAlchemy < 2 and, on Python 3.11, a shim for the aliases that
 ``collections`` lost in 3.10 (``collections.Sequence`` and friends). It runs in a side virtual
@@ -7,8 +7,8 @@ missing). This script (run with the project's .venv) starts the same private Pos
 (tests/fixtures_postgres.py), lets the library record a small pipeline into a PostgreSQL artifact
 repository with a disk blobstore, and writes:
 
-* tests/data/provenance_repo.sql      ``pg_dump --no-owner`` of the repository database (and the same
-                                      file as the demo's sample, lineagegraph/samples/postgres/)
+* lineagegraph/samples/postgres/provenance_repo.sql   ``pg_dump --no-owner`` of the repository
+                                                     database (the tests' fixture and the demo's sample)
 * tests/data/provenance-blobs/        the disk blobstore (joblib pickles; never unpickled by us)
 
 On Python >= 3.8 with a current cloudpickle the library leaves ``input_artifact_ids`` empty; the
@@ -115,9 +115,9 @@ def main() -> None:
             data.mkdir(exist_ok=True)
             shutil.rmtree(blobs, ignore_errors=True)
             shutil.copytree(Path(work) / "blobs", blobs)
-        (data / "provenance_repo.sql").write_text(server.dump("provenance"))
-        shutil.copyfile(data / "provenance_repo.sql", REPO / "lineagegraph/samples/postgres/provenance_repo.sql")
-        print(f"wrote {data / 'provenance_repo.sql'} and {blobs}")
+        dump = REPO / "lineagegraph" / "samples" / "postgres" / "provenance_repo.sql"
+        dump.write_text(server.dump("provenance"))
+        print(f"wrote {dump} and {blobs}")
     finally:
         server.stop()
 

@@ -37,12 +37,6 @@ def copy_rows(dump: Path, table: str) -> list[list[str]]:
     return [line.split("\t") for line in lines[start + 1:end]]
 
 
-def test_samples_are_the_fixtures_the_tests_check() -> None:
-    # The demo's dumps are copies of the tool-made fixtures; they must not drift apart.
-    for name in ("mltrace.sql", "provenance_repo.sql"):
-        assert (SAMPLES / name).read_bytes() == (TESTS / "data" / name).read_bytes(), name
-
-
 def test_demo_imports_both_postgres_importers(store: GraphStore, cli_env: dict[str, str], tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:

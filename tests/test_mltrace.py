@@ -1,6 +1,7 @@
 """Importing a real mltrace database (made by mltrace 0.17 itself) into the real Neo4j.
 
-tests/data/mltrace.sql was written by scripts/make-mltrace-fixture.py through mltrace's client:
+lineagegraph/samples/postgres/mltrace.sql (also the demo's sample) was written by
+scripts/make-mltrace-fixture.py through mltrace's client:
 ingest -> clean -> featurize, label, train, infer in January; ingest -> clean -> featurize -> infer
 again in March (rewriting the lake files, with January's model: a stale run); pred-0002 and
 pred-0003 flagged. tests/data/mltrace-backtraces.json is what mltrace's own ``backtrace()``
@@ -37,7 +38,9 @@ from lineagegraph.store import GraphStore
 pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).parent / "data"
-DUMP = DATA / "mltrace.sql"
+# The tool-made dump is the demo's sample too: one copy, inside the package.
+SAMPLE_DUMPS = Path(__file__).parent.parent / "lineagegraph" / "samples" / "postgres"
+DUMP = SAMPLE_DUMPS / "mltrace.sql"
 MLTRACE_BACKTRACES: dict[str, list[list[int]]] = json.loads((DATA / "mltrace-backtraces.json").read_text())
 NS = "test/mltrace"
 
@@ -282,7 +285,7 @@ def test_wrong_database_and_unknown_schema(store: GraphStore, postgres_server: T
                                            cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("LINEAGEGRAPH_MLTRACE_PASSWORD", postgres_server.password)
-    provenance = postgres_server.create_database(dump=DATA / "provenance_repo.sql")
+    provenance = postgres_server.create_database(dump=SAMPLE_DUMPS / "provenance_repo.sql")
     wrong = postgres_server.url(provenance, with_password=False)
     assert main(["import", "mltrace", wrong]) == 2
     assert f"{wrong}: not an mltrace database: table(s)" in capsys.readouterr().err

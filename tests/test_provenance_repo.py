@@ -1,6 +1,7 @@
 """Importing a real `provenance` artifact repository (made by the library itself) into the real Neo4j.
 
-The repository is tests/data/provenance_repo.sql, written by provenance 0.14.1 through
+The repository is lineagegraph/samples/postgres/provenance_repo.sql (also the demo's sample),
+written by provenance 0.14.1 through
 scripts/make-provenance-fixture.py: load_transactions("2024-01") -> featurize -> train (with a
 second load_transactions as labels) -> report (model, plus featurize's output nested in a dict).
 As on any current Python, the library left every ``input_artifact_ids`` empty. Expectations below
@@ -29,7 +30,9 @@ from lineagegraph.store import GraphStore
 pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).parent / "data"
-DUMP = DATA / "provenance_repo.sql"
+# The tool-made dump is the demo's sample too: one copy, inside the package.
+SAMPLE_DUMPS = Path(__file__).parent.parent / "lineagegraph" / "samples" / "postgres"
+DUMP = SAMPLE_DUMPS / "provenance_repo.sql"
 BLOBS = DATA / "provenance-blobs"
 ARTIFACT = "urn:lineagegraph:provenance:artifact:"
 

@@ -28,7 +28,8 @@ def test_plain_data_round_trips_in_every_protocol(protocol: int) -> None:
 
 
 def test_what_mltrace_writes_decodes() -> None:
-    # Bytes of a `git_tags` and an empty `stale` column as mltrace 0.17 stored them (tests/data/mltrace.sql).
+    # Bytes of a `git_tags` and an empty `stale` column as mltrace 0.17 stored them
+    # (lineagegraph/samples/postgres/mltrace.sql).
     assert loads(bytes.fromhex("8005950b000000000000005d948c0476312e3094612e")) == ["v1.0"]
     assert loads(bytes.fromhex("80055d942e")) == []
 
