@@ -104,8 +104,14 @@ class GraphStore:
             uri = settings.neo4j_uri
             password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
             auth = (settings.neo4j_user, password) if password is not None else None  # type: ignore[assignment]
+        # "Unrecognized" notifications say that a label, type or property key is not in the
+        # database yet: true of every query against a new graph, and printed to stderr by the
+        # driver. Callers may ask for them again through driver_options.
+        options: dict[str, Any] = {"notifications_disabled_classifications": [
+            neo4j.NotificationDisabledClassification.UNRECOGNIZED]}
+        options.update(driver_options or {})
         try:
-            driver = GraphDatabase.driver(uri, auth=auth, **(driver_options or {}))
+            driver = GraphDatabase.driver(uri, auth=auth, **options)
         except (neo4j.exceptions.ConfigurationError, ValueError) as exc:
             raise ConfigError(f"NEO4J_URI {uri!r} is refused by the driver: {exc}; "
                               "use bolt://host:7687 or neo4j://host:7687") from None
