@@ -54,7 +54,7 @@ from typing import IO, Any, Protocol
 from lineagegraph.errors import ConfigError, InputError, KindConflictError, LineageGraphError, ServerError
 from lineagegraph.model import Element, ElementKind, Relation
 from lineagegraph.runs import ImportSummary, finish_runs, new_run_id, start_runs
-from lineagegraph.server import LocalServer, ensure_runtime
+from lineagegraph.server import LocalServer, admin_tool_command
 from lineagegraph.settings import Settings
 from lineagegraph.store import GraphStore
 from lineagegraph.writer import MAX_INDEXED_BYTES, ChunkLimits
@@ -530,26 +530,10 @@ def _require_empty(store: GraphStore) -> None:
             "Nothing was changed; import online ('lineagegraph import ...') instead")
 
 
-def _java() -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    if java_home and (Path(java_home) / "bin" / "java").exists():
-        return str(Path(java_home) / "bin" / "java")
-    found = shutil.which("java")
-    if not found:
-        raise ServerError("'java' was not found on PATH; install a JDK 17 or 21")
-    return found
-
-
-# Module flags the Neo4j tools need on Java 17+ (its own scripts pass the same).
-_JVM_FLAGS = ["--add-opens=java.base/java.nio=ALL-UNNAMED", "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-              "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.io=ALL-UNNAMED"]
-
-
 def admin_import_command(server: LocalServer, database: str, files: Sequence[str], work: Path) -> list[str]:
     """The ``neo4j-admin database import full`` command line (jars of the cached runtime)."""
-    runtime = ensure_runtime(quiet=True)
     return [
-        _java(), "-Xmx1g", *_JVM_FLAGS, "-cp", str(runtime / "lib" / "*"), "org.neo4j.cli.AdminTool",
+        *admin_tool_command(),
         # The database name comes first: the file options take a variable number of values and
         # would swallow a name that follows them.
         "database", "import", "full", database, "--overwrite-destination=true",

@@ -84,6 +84,13 @@ def _java_major(java: str) -> int:
     raise ServerError(f"could not read the Java version from: {text.strip()[:200]}")
 
 
+def admin_tool_command(*, heap: str = "1g") -> list[str]:
+    """The start of a ``neo4j-admin`` command line: Java, Neo4j's module flags and the cached jars."""
+    java = _find_tool("java", "install a JDK 17 or 21 (e.g. the openjdk-17-jdk package)")
+    runtime = ensure_runtime(quiet=True)
+    return [java, f"-Xmx{heap}", *_JVM_OPENS, "-cp", str(runtime / "lib" / "*"), "org.neo4j.cli.AdminTool"]
+
+
 def ensure_runtime(*, quiet: bool = False, browser: bool = False) -> Path:
     """Download (once) the Neo4j jars and compile the launcher; return the cache directory.
 
