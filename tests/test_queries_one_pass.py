@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 from fixtures_graphs import Graph, lineage_digraph, ml_pipeline, stacked_diamonds, t, within
@@ -116,12 +117,39 @@ def test_the_diff_command_prints_the_same_diff_as_the_api(
     assert printed == json.loads(LineageGraph(store).diff("e:model-1", "e:model-2").model_dump_json())
 
 
-def test_recipe_steps_keep_the_dependency_order_of_the_backtrace_helper() -> None:
-    """recipe orders its steps with a heap; the order is the one backtrace.ordered gives."""
+def _reference_order(rows: list[dict[str, Any]], *, newest_first: bool) -> list[str]:
+    """The ordering rule, written the plain way: pick the first-sorting step whose dependencies
+    are all placed (any step when none is: a cycle), again and again."""
+    from lineagegraph.queries.activities import node_time
+    from lineagegraph.queries.records import node_from
+
+    by_id = {r["activity"]["id"]: r for r in rows}
+
+    def key(i: str) -> tuple[bool, float, str]:
+        when = node_time(node_from(by_id[i]["activity"]))
+        stamp = when.timestamp() if when else 0.0
+        return (when is None, -stamp if newest_first else stamp, i)
+
+    upstream = {i: set(r["upstream"]) & by_id.keys() - {i} for i, r in by_id.items()}
+    # Newest first, a frame comes before the frames it depends on: it waits for its consumers.
+    consumers = {i: {c for c, ups in upstream.items() if i in ups} - {i} for i in by_id}
+    waiting = consumers if newest_first else upstream
+    order: list[str] = []
+    while waiting:
+        ready = [i for i, deps in waiting.items() if not deps] or list(waiting)
+        chosen = min(ready, key=key)
+        order.append(chosen)
+        del waiting[chosen]
+        for deps in waiting.values():
+            deps.discard(chosen)
+    return order
+
+
+def test_dependency_order_of_backtrace_and_recipe_follows_the_rule() -> None:
+    """backtrace and recipe order steps with a heap; the order is the rule's, cycles included."""
     import random
 
     from lineagegraph.queries.backtrace import ordered
-    from lineagegraph.queries.recipe import _oldest_first
 
     rng = random.Random(11)
     for trial in range(20):
@@ -132,5 +160,7 @@ def test_recipe_steps_keep_the_dependency_order_of_the_backtrace_helper() -> Non
             props = {"started_at": t(rng.randint(1, 9)).isoformat()} if rng.random() < 0.7 else {}
             rows.append({"activity": {"id": f"s{i}", "labels": ["Activity", "Element"], "properties": props},
                          "upstream": [*ups, "outside"]})
-        want = [r["activity"]["id"] for r in ordered(rows, newest_first=False)]
-        assert [r["activity"]["id"] for r in _oldest_first(rows)] == want, trial
+        for newest_first in (False, True):
+            want = _reference_order(rows, newest_first=newest_first)
+            got = [r["activity"]["id"] for r in ordered(rows, newest_first=newest_first)]
+            assert got == want, (trial, newest_first)

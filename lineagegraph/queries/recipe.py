@@ -8,19 +8,19 @@ whether ``id`` exists only when no step comes back).
 
 from __future__ import annotations
 
-import heapq
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from lineagegraph import templates
 from lineagegraph.process import paused_gc
-from lineagegraph.queries.activities import aspects, node_time
+from lineagegraph.queries.activities import aspects
 from lineagegraph.queries.backtrace import (
     Frame,
     Usage,
     agent_refs,
     frames_frame,
+    ordered,
     sorted_usages,
     usage,
 )
@@ -91,44 +91,10 @@ def _rows(runner: TemplateRunner, id: str, depth: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _oldest_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Steps in dependency order: each after the steps it depends on; ties, and cycles, oldest first.
-
-    The order of ``backtrace.ordered(rows, newest_first=False)``, found with a heap and each row's
-    key computed once: that one rescans every waiting step at each pick, which is quadratic and took
-    most of the time of a recipe with hundreds of steps.
-    """
-    by_id = {str(r["activity"]["id"]): r for r in rows}
-    keys: dict[str, tuple[bool, float, str]] = {}
-    for step_id, row in by_id.items():
-        when = node_time(node_from(row["activity"]))
-        keys[step_id] = (when is None, when.timestamp() if when else 0.0, step_id)
-    waiting = {i: set(r["upstream"]) & by_id.keys() - {i} for i, r in by_id.items()}
-    dependents: dict[str, list[str]] = {i: [] for i in by_id}
-    for step_id, deps in waiting.items():
-        for dep in deps:
-            dependents[dep].append(step_id)
-    ready = [keys[i] for i, deps in waiting.items() if not deps]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while waiting:
-        # Nothing ready means a cycle (PROV allows them): break it at its oldest step.
-        chosen = heapq.heappop(ready)[2] if ready else min(waiting, key=keys.__getitem__)
-        order.append(chosen)
-        del waiting[chosen]
-        for dependent in dependents[chosen]:
-            left = waiting.get(dependent)
-            if left is not None and chosen in left:
-                left.discard(chosen)
-                if not left:
-                    heapq.heappush(ready, keys[dependent])
-    return [by_id[i] for i in order]
-
-
 def recipe(runner: TemplateRunner, id: str, depth: int) -> Recipe:
     """Everything needed to re-run the processing that produced ``id``, oldest step first."""
     with paused_gc():  # many small objects, none cyclic: see lineagegraph.process.paused_gc
-        rows = _oldest_first(_rows(runner, id, depth))
+        rows = ordered(_rows(runner, id, depth), newest_first=False)
         steps = [
             RecipeStep(
                 number=i + 1,
