@@ -321,7 +321,8 @@ class _Encoder:
             if "a" in entry:
                 entry["a"] = [[remap_qref(record_name), remap(value)] for record_name, value in record["a"]]
             records.append(entry)
-        records.sort(key=lambda r: json.dumps(r, sort_keys=True, ensure_ascii=False))
+        if len(records) > 1:
+            records.sort(key=lambda r: json.dumps(r, sort_keys=True, ensure_ascii=False))
         return json.dumps({"ns": [self.namespaces[i] for i in order], "records": records},
                           ensure_ascii=False, separators=(",", ":"))
 

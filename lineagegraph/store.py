@@ -36,7 +36,7 @@ from lineagegraph.runs import (
     start_runs,
 )
 from lineagegraph.settings import Settings
-from lineagegraph.writer import ChunkedWriter, ChunkLimits, Counts
+from lineagegraph.writer import Background, ChunkedWriter, ChunkLimits, Counts
 
 __all__ = ["ChunkLimits", "Counts", "GraphStore", "ImportSummary"]
 
@@ -231,12 +231,10 @@ class GraphStore:
             summaries[run].relationships.merge(rels)
 
         writer = ChunkedWriter(self.driver, self.database, limits=self.chunk_limits, on_chunk=committed)
+        # A batch is written on a worker thread while the caller maps the next one's units.
+        in_flight = Background()
 
-        def flush() -> None:
-            nonlocal pending, pending_rows
-            if not pending:
-                return
-            batch, pending, pending_rows = pending, [], 0
+        def write_batch(batch: list[tuple[ImportSummary, list[Element | Relation]]]) -> None:
             start_runs(self, [s for s, _ in batch])
             try:
                 with _write_errors(batch[0][0].source):
@@ -254,17 +252,27 @@ class GraphStore:
                 summary.status = "ok"
             finish_runs(self, [s for s, _ in batch])
 
+        def flush() -> None:
+            nonlocal pending, pending_rows
+            if pending:
+                batch, pending, pending_rows = pending, [], 0
+                in_flight.submit(lambda: write_batch(batch))
+
         order: list[str] = []
-        for source, items in units:
-            summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
-            summaries[summary.run_id] = summary
-            order.append(summary.run_id)
-            rows = list(items)
-            pending.append((summary, rows))
-            pending_rows += len(rows)
-            if pending_rows >= self.chunk_limits.rows:
-                flush()
-        flush()
+        try:
+            for source, items in units:
+                summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
+                summaries[summary.run_id] = summary
+                order.append(summary.run_id)
+                rows = list(items)
+                pending.append((summary, rows))
+                pending_rows += len(rows)
+                if pending_rows >= self.chunk_limits.rows:
+                    flush()
+            flush()
+            in_flight.wait()
+        finally:
+            in_flight.wait(raise_error=False)  # after an error of the caller's: let the batch finish
         return [summaries[run] for run in order]
 
     def import_runs(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ first, and the chunk is rolled back.
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from neo4j import ManagedTransaction
 from lineagegraph.errors import InputError, KindConflictError
 from lineagegraph.model import EXTRA_LABELS, Element, ElementKind, Relation, RelationType
 
-__all__ = ["ChunkLimits", "ChunkedWriter", "Counts"]
+__all__ = ["Background", "ChunkLimits", "ChunkedWriter", "Counts"]
 
 KIND_LABELS = [kind.value for kind in ElementKind]
 
@@ -78,8 +79,16 @@ FOREACH (_ IN CASE WHEN overflow AND {v}.import_shared IS NULL THEN [1] ELSE [] 
 # How many sources an element's lists name before it counts as shared (see _TOUCH).
 MAX_TRACKED_SOURCES = 64
 
-# True when row.props would change `{v}`: compared key by key, without copying the property map.
-_CHANGES = "any(k IN keys(row.props) WHERE {v}[k] IS NULL OR {v}[k] <> row.props[k])"
+# True when row.props or row.times would change `{v}`: compared key by key, without copying a map.
+_CHANGES = ("(any(k IN keys(row.props) WHERE {v}[k] IS NULL OR {v}[k] <> row.props[k]) OR "
+            "any(k IN keys(row.times) WHERE {v}[k] IS NULL OR {v}[k] <> datetime(row.times[k])))")
+
+# Sets the row's properties on `{v}`. Datetimes travel as ISO-8601 text in row.times and become
+# DateTime values here: the driver's own conversion of a Python datetime runs in pure Python and
+# cost more than the rest of a row's packing (see _split_times).
+_SET_PROPS = """FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END |
+  SET {v} += row.props
+  FOREACH (k IN keys(row.times) | SET {v}[k] = datetime(row.times[k])))"""
 
 # Made by the row's first run: created by this statement, or a stub that run made earlier (a
 # relation named the element before its declaration arrived in a later chunk) that no other
@@ -124,7 +133,7 @@ MERGE (n:Element {{id: row.id}})
   ON CREATE SET n.created_by = row.counted[0]
 WITH n, row, {_fill(_OTHER_KINDS, "n").replace("{kind}", "$kind")} AS other, {_fill(_CREATED, "n")} AS created
 WITH n, row, other, created, NOT created AND (coalesce(n.stub, false) OR {_fill(_CHANGES, "n")}) AS updated
-FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END | SET n += row.props)
+{_fill(_SET_PROPS, "n")}
 SET n:{labels}
 REMOVE n.stub
 {_touch("n", "n, row, other, created, updated")}
@@ -169,7 +178,7 @@ MERGE (a)-[r:{rel_type.value} {{key: row.key}}]->(b)
 WITH a, b, r, row, r.created_by = row.counted[0] AND r.import_runs IS NULL AS created,
      CASE WHEN {_wrong_end("a", start)} THEN {ends["a"]} WHEN {_wrong_end("b", end)} THEN {ends["b"]} END AS conflict
 WITH r, row, created, conflict, NOT created AND {_fill(_CHANGES, "r")} AS updated
-FOREACH (_ IN CASE WHEN created OR updated THEN [1] ELSE [] END | SET r += row.props)
+{_fill(_SET_PROPS, "r")}
 {_touch("r", "r, row, created, updated, conflict")}
 WITH row, created, updated, conflict
 {_COUNTS.replace("{conflict}", "conflict")}"""
@@ -254,6 +263,35 @@ def _row_bytes(ident: str, props: dict[str, Any]) -> int:
     return len(ident) + sum(len(k) + _size(v) for k, v in props.items())
 
 
+def _split_times(props: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """``props`` without its datetimes at a fixed UTC offset, and those as ISO-8601 text.
+
+    The statements turn the text back into the same DateTime (instant and offset) that the driver
+    would have sent. A datetime without a zone (a LocalDateTime for Neo4j), with a named zone, or
+    with an offset that is not whole minutes stays in ``props`` for the driver to convert.
+    """
+    times: dict[str, str] | None = None
+    for key, value in props.items():
+        if isinstance(value, datetime) and _offset_only(value):
+            if times is None:
+                times = {}
+            times[key] = value.isoformat()
+    if times is None:
+        return props, _NO_TIMES
+    return {k: v for k, v in props.items() if k not in times}, times
+
+
+_NO_TIMES: dict[str, str] = {}
+
+
+def _offset_only(value: datetime) -> bool:
+    tz = value.tzinfo
+    if tz is None or isinstance(getattr(tz, "zone", None), str) or isinstance(getattr(tz, "key", None), str):
+        return False
+    offset = value.utcoffset()
+    return offset is not None and not offset.microseconds and offset.seconds % 60 == 0
+
+
 @dataclass
 class _Chunk:
     nodes: dict[tuple[ElementKind, tuple[str, ...]], list[dict[str, Any]]] = field(
@@ -282,6 +320,48 @@ class _RunChunk:
                 "rel_starts": self.rel_starts, "rel_ends": self.rel_ends, "rel_keys": self.rel_keys}
 
 
+class Background:
+    """One job at a time on a worker thread, so the caller prepares the next while it runs.
+
+    Commits are mostly waiting on the server, and the driver releases the GIL while it waits, so
+    the caller's parsing and mapping of the next chunk overlaps the database's work on this one.
+    :meth:`submit` first waits for the previous job (re-raising its error); :meth:`wait` waits for
+    the last one. A job's result goes to its ``done`` callback on the caller's thread.
+    """
+
+    def __init__(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._outcome: tuple[BaseException | None, Any] = (None, None)
+        self._done: Callable[[Any], None] | None = None
+
+    def submit(self, job: Callable[[], Any], done: Callable[[Any], None] | None = None) -> None:
+        self.wait()
+
+        def run() -> None:
+            try:
+                self._outcome = (None, job())
+            except BaseException as exc:  # handed to the caller's thread by wait()
+                self._outcome = (exc, None)
+
+        self._done = done
+        self._thread = threading.Thread(target=run, name="lineagegraph-writer")
+        self._thread.start()
+
+    def wait(self, *, raise_error: bool = True) -> None:
+        """Wait for the job in flight; pass its result on, or raise its error (if ``raise_error``)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        thread.join()
+        (error, result), self._outcome = self._outcome, (None, None)
+        if error is not None:
+            if raise_error:
+                raise error
+            return
+        if self._done is not None:
+            self._done(result)
+
+
 class ChunkedWriter:
     """Streams elements and relations into chunked transactions, recorded on their import runs.
 
@@ -290,6 +370,12 @@ class ChunkedWriter:
     ``on_chunk`` receives, per run, each committed chunk's counts (run id, nodes, relationships);
     ``progress`` the number of rows of each statement as it runs (inside the transaction, so a
     small unit that fails in a progress callback still leaves nothing).
+
+    A full chunk is committed on a worker thread while :meth:`add` goes on filling the next one
+    (at most one chunk in flight, so memory stays at two chunks); its error, if any, is raised by
+    the next :meth:`add` or :meth:`flush`. :meth:`flush` returns once everything added is
+    committed. After an error of the caller's own, :meth:`close` waits for the chunk in flight so
+    that the run's counts include it.
     """
 
     def __init__(self, driver: neo4j.Driver, database: str, run_id: str | None = None,
@@ -305,6 +391,7 @@ class ChunkedWriter:
         self._on_chunk = on_chunk
         self._progress = progress
         self._chunk = _Chunk()
+        self._in_flight = Background()
 
     def add(self, item: Element | Relation, *, run: str | None = None, source: str | None = None) -> None:
         run, source = run or self._run, source or self._source
@@ -313,34 +400,52 @@ class ChunkedWriter:
         chunk = self._chunk
         if isinstance(item, Element):
             _check_indexed(item)
-            props = item.properties()
+            props, times = _split_times(item.properties())
             chunk.nodes[(item.kind, tuple(sorted(item.extra_labels)))].append(
-                {"id": item.id, "props": props, "run": run, "source": source})
-            chunk.bytes += _row_bytes(item.id, props)
+                {"id": item.id, "props": props, "times": times, "run": run, "source": source})
+            chunk.bytes += _row_bytes(item.id, props) + _row_bytes("", times)
         elif isinstance(item, Relation):
-            props = item.properties()
+            props, times = _split_times(item.properties())
             key = item.key()
-            chunk.relations[type(item)].append(
-                {"start": item.start, "end": item.end, "key": key, "props": props, "run": run, "source": source})
-            chunk.bytes += _row_bytes(item.start + item.end + key, props)
+            chunk.relations[type(item)].append({"start": item.start, "end": item.end, "key": key, "props": props,
+                                                "times": times, "run": run, "source": source})
+            chunk.bytes += _row_bytes(item.start + item.end + key, props) + _row_bytes("", times)
         else:
             raise TypeError(f"not an Element or a Relation: {type(item).__name__}")
         chunk.rows += 1
         if chunk.rows >= self._limits.rows or chunk.bytes >= self._limits.bytes:
-            self.flush()
+            self._submit()
 
     def write(self, items: Iterable[Element | Relation]) -> None:
-        for item in items:
-            self.add(item)
-        self.flush()
+        """Add every item and flush; on any error, wait for the chunk in flight before raising."""
+        try:
+            for item in items:
+                self.add(item)
+            self.flush()
+        finally:
+            self.close()
 
     def flush(self) -> None:
-        """Commit what is pending as one transaction (nothing happens when nothing is pending)."""
+        """Commit what is pending and wait until every chunk is committed (or raise its error)."""
+        self._submit()
+        self._in_flight.wait()
+
+    def close(self) -> None:
+        """Wait for the chunk in flight, reporting it if it committed; what is pending is dropped."""
+        self._chunk = _Chunk()
+        self._in_flight.wait(raise_error=False)
+
+    def _submit(self) -> None:
         chunk, self._chunk = self._chunk, _Chunk()
         if not chunk.rows:
             return
+        self._in_flight.submit(lambda: self._commit(chunk), self._report)
+
+    def _commit(self, chunk: _Chunk) -> dict[str, _RunChunk]:
         with self._driver.session(database=self._database) as session:
-            result = session.execute_write(self._write_chunk, chunk)
+            return session.execute_write(self._write_chunk, chunk)
+
+    def _report(self, result: dict[str, _RunChunk]) -> None:
         if self._on_chunk:
             for run, done in result.items():
                 self._on_chunk(run, done.nodes, done.relationships)
@@ -383,7 +488,8 @@ class ChunkedWriter:
             for row in rows:
                 for end_kind, ident in ((cls.start_kind, row["start"]), (cls.end_kind, row["end"])):
                     if (ident, row["run"]) not in declared:
-                        ends[end_kind].append({"id": ident, "props": None, "run": row["run"], "source": row["source"]})
+                        ends[end_kind].append({"id": ident, "props": None, "times": None, "run": row["run"],
+                                               "source": row["source"]})
         for end_kind, rows in ends.items():
             for layer in _merged(rows, lambda row: row["id"]):
                 self._statement(tx, _endpoint_query(end_kind), layer, None)
@@ -414,7 +520,7 @@ def _merged(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable
     for row in rows:
         k = key(row)
         found = latest.get(k)
-        if found is not None and found[1]["props"] == row["props"]:
+        if found is not None and found[1]["props"] == row["props"] and found[1]["times"] == row["times"]:
             merged, position = found[1], found[2]
             merged["counted"].append(row["run"])
             at = position.get(row["source"])

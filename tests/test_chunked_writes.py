@@ -13,14 +13,16 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from record_streams import chain_records
 
 from lineagegraph.errors import InputError, KindConflictError, ServerError
 from lineagegraph.importers.base import ImportUnit, run_import
-from lineagegraph.model import Activity, Agent, Element, Entity, Relation, Used
+from lineagegraph.model import Activity, Agent, Element, Entity, Relation, Used, WasGeneratedBy
 from lineagegraph.store import GraphStore
 from lineagegraph.writer import ChunkLimits
 
@@ -315,3 +317,51 @@ def test_an_element_asserted_by_very_many_sources_is_shared_with_bounded_bookkee
     image = store.read("MATCH (n:Element {id: 'image'}) RETURN n {.*} AS n")[0]["n"]
     assert again[0].run_id in image["import_runs"] and summaries[1].run_id not in image["import_runs"]
     assert len(image["import_sources"]) <= MAX_TRACKED_SOURCES
+
+
+def test_a_caller_error_between_units_lets_the_batch_in_flight_finish(tiny: GraphStore) -> None:
+    # Batches of units are written on a worker thread while the next ones are mapped; an error of
+    # the caller's own must not leave the batch already handed over half-recorded.
+    def units() -> Iterator[tuple[str, list[Element | Relation]]]:
+        for i in range(6):
+            yield f"object-{i}", [Activity(id=f"job{i}"), Entity(id=f"out{i}")]
+        raise InputError("unreadable object", source="object-6")
+
+    with pytest.raises(InputError, match="unreadable object"):
+        tiny.import_units("test-units", units())
+    runs = [r["run"] for r in tiny.import_runs()]
+    assert {r["source"] for r in runs} == {f"object-{i}" for i in range(6)}
+    assert all(r["status"] == "ok" and r["nodes_created"] == 2 for r in runs)
+    assert graph_counts(tiny) == (12, 0)
+
+
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 3, 1, 12, 30, 15, 123456, tzinfo=UTC),
+    datetime(2026, 3, 1, 12, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+    datetime(1969, 7, 20, 20, 17, 40, tzinfo=timezone(timedelta(hours=-4))),
+    datetime(2026, 3, 1, 12, 30, tzinfo=ZoneInfo("Europe/Paris")),
+    datetime(2026, 3, 1, 12, 30),
+], ids=["utc-micro", "offset", "pre-epoch", "named-zone", "no-zone"])
+def test_datetimes_keep_their_instant_and_zone_and_compare_as_unchanged(store: GraphStore, moment: datetime) -> None:
+    def records(when: datetime) -> list[Element | Relation]:
+        return [Activity(id="job", started_at=when, attributes={"checked_at": when}),
+                Entity(id="out"), WasGeneratedBy(entity="out", activity="job", time=when)]
+
+    store.import_elements("test", "times", records(moment))
+    row = store.read("MATCH (a:Activity {id: 'job'})<-[g:WAS_GENERATED_BY]-() "
+                     "RETURN a.started_at AS started, a.checked_at AS checked, g.time AS time")[0]
+    # The same instant, and the same zone name or offset as the driver itself makes of it (its own
+    # echo of a zoneinfo datetime is an hour off, so the named zone is checked by name).
+    sent = store.read("RETURN $moment AS value", moment=moment)[0]["value"]
+    for value in row.values():
+        assert value.to_native() == moment and value.utcoffset() == moment.utcoffset()
+        if isinstance(moment.tzinfo, ZoneInfo):
+            assert value.tzinfo.zone == moment.tzinfo.key
+        else:
+            assert value == sent and repr(value.tzinfo) == repr(sent.tzinfo)
+
+    again = store.import_elements("test", "times", records(moment))
+    assert (again.nodes.unchanged, again.relationships.unchanged) == (2, 1)
+    later = store.import_elements("test", "times", records(moment + timedelta(seconds=1)))
+    # A relation's time is part of its identity (its key): another time is another generation.
+    assert (later.nodes.updated, later.relationships.created) == (1, 1)
