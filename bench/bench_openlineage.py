@@ -6,7 +6,7 @@ measures, in one run against one real Neo4j:
 
 * ``file``      — ``import openlineage`` of the NDJSON file (one import run, batched writes);
 * ``http``      — the same events sent by the client's ``HttpTransport`` (one request per event, as
-                  integrations send them; ``--senders`` threads) to ``lineagegraph serve openlineage``
+                  integrations send them; ``--senders`` processes) to ``lineagegraph serve openlineage``
                   running as its own process, timed until the receiver reports every event delivered;
 * ``per-event`` — the baseline: each event imported on its own (its own import run and transaction),
                   measured on a sample, since at that speed 100k events take many minutes.
@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -117,19 +116,20 @@ def bench_http(args: argparse.Namespace, events: list[ev.RunEvent], spool: Path)
             except requests.ConnectionError:
                 assert time.monotonic() < deadline, "the receiver did not start"
                 time.sleep(0.2)
+        # Each sender is a process of its own, as integrations are (an Airflow worker, a Spark
+        # driver): threads of one process would measure the client's GIL, not the endpoint.
+        senders = [subprocess.Popen([sys.executable, __file__, "--send", url, "--share", f"{i}/{args.senders}",
+                                     "--events", str(len(events))], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    text=True) for i in range(args.senders)]
+        for sender in senders:
+            assert sender.stdout is not None and sender.stdout.readline().strip() == "ready"
         started = time.perf_counter()
-        shares = [events[i :: args.senders] for i in range(args.senders)]
-
-        def send(share: list[ev.RunEvent]) -> None:
-            transport = HttpTransport(HttpConfig(url=url))
-            for event in share:
-                transport.emit(event)
-
-        threads = [threading.Thread(target=send, args=(share,)) for share in shares]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        for sender in senders:
+            assert sender.stdin is not None
+            sender.stdin.write("go\n")
+            sender.stdin.flush()
+        for sender in senders:
+            assert sender.wait() == 0, "a sender failed"
         sent = time.perf_counter() - started
         while True:
             health = requests.get(f"{url}/health", timeout=5).json()
@@ -144,14 +144,32 @@ def bench_http(args: argparse.Namespace, events: list[ev.RunEvent], spool: Path)
         process.wait(timeout=120)
 
 
+def send_share(url: str, share: str, count: int) -> None:
+    """Sender process: make this share of the events, say ready, send them on "go"."""
+    index, total = (int(x) for x in share.split("/"))
+    mine = generate(count)[index::total]
+    transport = HttpTransport(HttpConfig(url=url))
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for event in mine:
+        transport.emit(event)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--per-event-sample", type=int, default=1_000)
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "openlineage.json")
+    parser.add_argument("--phases", nargs="+", choices=["file", "per-event", "http"],
+                        default=["file", "per-event", "http"])
+    parser.add_argument("--send", help=argparse.SUPPRESS)
+    parser.add_argument("--share", help=argparse.SUPPRESS)
     add_server_arguments(parser)
     args = parser.parse_args()
+    if args.send:
+        send_share(args.send, args.share, args.events)
+        return
 
     print(f"generating {args.events} events with the openlineage client ...")
     events = generate(args.events)
@@ -163,26 +181,30 @@ def main() -> None:
         path = Path(tmp) / "events.ndjson"
         path.write_bytes(b"\n".join(lines) + b"\n")
         with empty_graph(args) as store:
-            seconds = bench_file(store, path)
-            assert run_count(store) == len(events) // 2, "events lost in the file import"
-            results["file"] = {"seconds": round(seconds, 2), "events_per_s": round(len(events) / seconds)}
-            print(f"file:      {len(events)} events in {seconds:.1f} s = {len(events) / seconds:,.0f} events/s")
-
-            store.clear()
-            sample = lines[: args.per_event_sample]
-            seconds = bench_per_event(store, sample)
-            results["per_event"] = {"events": len(sample), "seconds": round(seconds, 2),
-                                    "events_per_s": round(len(sample) / seconds)}
-            print(f"per-event: {len(sample)} events in {seconds:.1f} s = {len(sample) / seconds:,.0f} events/s")
-
-            store.clear()
-            # The receiver connects on its own; the benchmark server must keep running meanwhile.
-            seconds = bench_http(args, events, Path(tmp) / "spool")
-            assert run_count(store) == len(events) // 2, "events lost over HTTP"
-            results["http"] = {"seconds": round(seconds, 2), "events_per_s": round(len(events) / seconds)}
-            print(f"http:      {len(events)} events in {seconds:.1f} s = {len(events) / seconds:,.0f} events/s")
-    for key in ("file", "http"):
-        results[key]["vs_per_event"] = round(results[key]["events_per_s"] / results["per_event"]["events_per_s"], 1)
+            if "file" in args.phases:
+                seconds = bench_file(store, path)
+                assert run_count(store) == len(events) // 2, "events lost in the file import"
+                results["file"] = {"seconds": round(seconds, 2), "events_per_s": round(len(events) / seconds)}
+                print(f"file:      {len(events)} events in {seconds:.1f} s = {len(events) / seconds:,.0f} events/s")
+                store.clear()
+            if "per-event" in args.phases:
+                sample = lines[: args.per_event_sample]
+                seconds = bench_per_event(store, sample)
+                results["per_event"] = {"events": len(sample), "seconds": round(seconds, 2),
+                                        "events_per_s": round(len(sample) / seconds)}
+                print(f"per-event: {len(sample)} events in {seconds:.1f} s = {len(sample) / seconds:,.0f} events/s")
+                store.clear()
+            if "http" in args.phases:
+                # The receiver connects on its own; the benchmark server must keep running meanwhile.
+                seconds = bench_http(args, events, Path(tmp) / "spool")
+                assert run_count(store) == len(events) // 2, "events lost over HTTP"
+                results["http"] = {"seconds": round(seconds, 2), "events_per_s": round(len(events) / seconds)}
+                print(f"http:      {len(events)} events in {seconds:.1f} s = {len(events) / seconds:,.0f} events/s")
+    if "per_event" in results:
+        for key in ("file", "http"):
+            if key in results:
+                results[key]["vs_per_event"] = round(results[key]["events_per_s"]
+                                                     / results["per_event"]["events_per_s"], 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -73,6 +73,10 @@ __all__ = [
 SOURCE = "openlineage"
 KNOWN_MAJOR_VERSIONS = frozenset({1, 2})
 TERMINAL_STATES = ("COMPLETE", "FAIL", "ABORT")
+
+STREAM_ABOVE_BYTES = 16 * 1024 * 1024
+"""NDJSON files at least this big are read and mapped in batches instead of whole."""
+STREAM_BATCH_EVENTS = 5_000
 STATES = ("START", "RUNNING", "COMPLETE", "FAIL", "ABORT", "OTHER")
 
 _SCHEMA_URL = re.compile(
@@ -221,15 +225,40 @@ def read_events(data: bytes, source: str) -> list[tuple[str, Event]]:
                         break
                     except json.JSONDecodeError:
                         pass
-                raise InputError(f"not valid JSON ({exc.msg}); truncated or not NDJSON?", source=source,
-                                 location=f"line {number}") from exc
-    events: list[tuple[str, Event]] = []
-    for where, item in raw:
-        try:
-            events.append((where, parse_event(item)))
-        except ValueError as exc:
-            raise InputError(str(exc), source=source, location=where) from exc
-    return events
+                raise _bad_line(exc, source, number) from exc
+    return [(where, _checked(item, source, where)) for where, item in raw]
+
+
+def _bad_line(exc: json.JSONDecodeError, source: str, number: int) -> InputError:
+    return InputError(f"not valid JSON ({exc.msg}); truncated or not NDJSON?", source=source, location=f"line {number}")
+
+
+def _checked(item: Any, source: str, where: str) -> Event:
+    try:
+        return parse_event(item)
+    except ValueError as exc:
+        raise InputError(str(exc), source=source, location=where) from exc
+
+
+def stream_ndjson_events(path: Path, source: str) -> Iterator[Event]:
+    """The events of an NDJSON file, one line at a time (for files too big to read whole).
+
+    Raises :class:`InputError` naming the line of the first bad event, after yielding the ones
+    before it.
+    """
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                if isinstance(exc, UnicodeDecodeError):
+                    raise InputError("not UTF-8 text", source=source, location=f"line {number}") from exc
+                raise _bad_line(exc, source, number) from exc
+            yield _checked(item, source, f"line {number}")
 
 
 # -- naming -------------------------------------------------------------------------------------
@@ -376,6 +405,13 @@ def _merge_dataset(target: dict[str, _DatasetUse], dataset: OLDataset, io_facets
     use.io_facets.update({k: v for k, v in (io_facets or {}).items() if v is not None})
 
 
+def _starts_with_object(path: Path) -> bool:
+    """Whether the file looks like NDJSON (its first non-blank byte opens an object)."""
+    with path.open("rb") as handle:
+        head = handle.read(4096).lstrip()
+    return head.startswith((b"{", b"\xef\xbb\xbf{"))
+
+
 class _Versions:
     """The known versions of one location, by time, to find the latest one before a reader starts."""
 
@@ -407,23 +443,67 @@ class OpenLineageImporter:
 
     name = SOURCE
 
-    def __init__(self, known_versions: VersionLookup | None = None) -> None:
+    def __init__(self, known_versions: VersionLookup | None = None, *,
+                 stream_above: int = STREAM_ABOVE_BYTES, batch_events: int = STREAM_BATCH_EVENTS) -> None:
         self.known_versions = known_versions
+        self.stream_above = stream_above
+        self.batch_events = batch_events
         self.run_ids: set[str] = set()  # activity ids of every run mapped, for refresh_run_status
+        # Versions written by the batches of a streamed file mapped so far (maybe not committed
+        # yet, so not in the graph for known_versions to find).
+        self._earlier_writes: dict[str, list[tuple[str, datetime, str]]] = {}
+        self._first_names: dict[str, tuple[str, str]] = {}  # location -> its first (namespace, name)
 
     def units(self, source: str) -> Iterator[ImportUnit]:
         if source == "-":
             data, name = sys.stdin.buffer.read(), "<stdin>"
         else:
+            path = Path(source)
             try:
-                data, name = Path(source).read_bytes(), source
+                if path.stat().st_size >= self.stream_above and _starts_with_object(path):
+                    self._earlier_writes, self._first_names = {}, {}
+                    yield ImportUnit(source=source, records=self._streamed(path, source))
+                    return
+                data, name = path.read_bytes(), source
             except OSError as exc:
                 raise InputError(f"cannot read the file: {exc.strerror or exc}", source=source) from exc
         events = read_events(data, name)
         yield self.unit(name, [event for _, event in events])
 
+    def _streamed(self, path: Path, source: str) -> Iterator[Element | Relation]:
+        """A big NDJSON file, mapped ``batch_events`` events at a time.
+
+        A run's events are held back until one of them is terminal (COMPLETE, FAIL, ABORT), so a
+        run is mapped from all its events at once, as in a file read whole; runs still open at
+        the end are mapped then. Memory grows with the runs open at once and the versions
+        written (a tuple each), not with the file.
+        """
+        open_runs: dict[str, list[Event]] = {}
+        ready: list[Event] = []
+        seen = 0
+        for event in stream_ndjson_events(path, source):
+            if isinstance(event, OLRunEvent):
+                events = open_runs.setdefault(event.run.runId, [])
+                events.append(event)
+                if (event.eventType or "OTHER") in TERMINAL_STATES:
+                    ready.extend(open_runs.pop(event.run.runId))
+            else:
+                ready.append(event)
+            seen += 1
+            if seen >= self.batch_events:
+                yield from self._map_batch(ready)
+                ready, seen = [], 0
+        ready.extend(e for events in open_runs.values() for e in events)
+        yield from self._map_batch(ready)
+
+    def _map_batch(self, events: list[Event]) -> Iterator[Element | Relation]:
+        elements, relations = self.map_events(events)
+        yield from elements
+        yield from relations
+
     def unit(self, source: str, events: Iterable[Event]) -> ImportUnit:
         """Map already validated events into one import unit."""
+        self._earlier_writes, self._first_names = {}, {}
         elements, relations = self.map_events(events)
         return ImportUnit(source=source, elements=elements, relations=relations)
 
@@ -442,6 +522,8 @@ class OpenLineageImporter:
         known = {loc: _Versions(items) for loc, items in self._known(runs, writes).items()}
         for run in runs.values():
             self._map_run(run, nodes, relations, known)
+        for loc, items in writes.items():
+            self._earlier_writes.setdefault(loc, []).extend(items)
         return list(nodes.values()), relations
 
     # -- pieces -----------------------------------------------------------------------------
@@ -464,12 +546,14 @@ class OpenLineageImporter:
         for dataset in event.outputs or []:
             _merge_dataset(run.outputs, dataset, dataset.outputFacets)
 
-    @staticmethod
-    def _add_location(nodes: dict[str, Element], namespace: str, name: str,
+    def _add_location(self, nodes: dict[str, Element], namespace: str, name: str,
                       facets: dict[str, Any] | None) -> str:
         loc = dataset_location(namespace, name)
         node = nodes.get(loc)
         if node is None:
+            # The first spelling met names the location ("/a/b" and "a/b" are one), also when
+            # an earlier batch of a streamed file met it.
+            namespace, name = self._first_names.setdefault(loc, (namespace, name))
             node = nodes[loc] = Entity(id=loc, label=name, uri=loc, extra_labels=frozenset({"Location"}),
                                        attributes={"ol_namespace": namespace, "ol_name": name})
         node.attributes.update(_facet_props("facet_", facets))
@@ -509,12 +593,14 @@ class OpenLineageImporter:
     def _known(self, runs: dict[str, _Run], writes: dict[str, list[tuple[str, datetime, str]]]
                ) -> dict[str, list[tuple[str, datetime, str]]]:
         known = {loc: list(items) for loc, items in writes.items()}
-        if self.known_versions is not None:
-            read = sorted({loc for run in runs.values() for loc in run.inputs})
-            if read:
-                for loc, items in self.known_versions(read).items():
-                    seen = {v for v, _, _ in known.get(loc, [])}
-                    known.setdefault(loc, []).extend(i for i in items if i[0] not in seen)
+        read = sorted({loc for run in runs.values() for loc in run.inputs})
+        found = [{loc: self._earlier_writes[loc] for loc in read if loc in self._earlier_writes}]
+        if self.known_versions is not None and read:
+            found.append(self.known_versions(read))
+        for versions in found:
+            for loc, items in versions.items():
+                seen = {v for v, _, _ in known.get(loc, [])}
+                known.setdefault(loc, []).extend(i for i in items if i[0] not in seen)
         return known
 
     def _map_run(self, run: _Run, nodes: dict[str, Element], relations: list[Relation],

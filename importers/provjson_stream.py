@@ -10,7 +10,8 @@ the file is read twice with ``ijson``, never whole:
 2. a second pass cuts the records into chunks of a few thousand, writes each chunk as a small
    PROV-JSON document with the same prefixes, and maps it with the very same code as the
    whole-document path, so the graph (and its exact PROV encoding) is identical. The records the
-   first pass set aside are mapped together at the end.
+   first pass set aside are mapped together at the end. The mapping runs in a child process
+   (:mod:`lineagegraph.importers.mapworker`), on another core than the reading and writing.
 
 Memory grows with the set of identifiers (the first pass keeps a count per identifier) and the
 set-aside records, not with the file. A document with bundles (they bring prefixes of their own),
@@ -28,6 +29,7 @@ from typing import Any, BinaryIO
 import ijson
 from prov.model import ProvDocument
 
+from lineagegraph.importers.mapworker import mapped_in_child
 from lineagegraph.model import Element, Relation
 from lineagegraph.process import paused_gc
 from lineagegraph.provcodec import document_to_graph, quiet_prov
@@ -151,32 +153,44 @@ def _first_pass(path: Path) -> tuple[dict[str, str], set[str]]:
 
 def _to_graph(prefixes: dict[str, str], sections: dict[str, dict[str, Any]]) -> tuple[list[Element], list[Relation]]:
     document = {"prefix": prefixes, **sections} if prefixes else dict(sections)
-    with quiet_prov():
+    with quiet_prov(), paused_gc():
         parsed = ProvDocument.deserialize(content=json.dumps(document), format="json")
-    return document_to_graph(parsed)
+        return document_to_graph(parsed)
 
 
-def stream_graph(path: Path, *, chunk_records: int = 5_000) -> Iterator[Element | Relation]:
+# Files at least this big are mapped in a child process: starting one costs about a second.
+CHILD_ABOVE_BYTES = 4 * 1024 * 1024
+
+
+def stream_graph(path: Path, *, chunk_records: int = 5_000,
+                 in_child: bool | None = None) -> Iterator[Element | Relation]:
     """The graph of the PROV-JSON file at ``path``, chunk by chunk (see the module docstring).
 
-    Raises :class:`NotStreamable` before yielding anything when the document needs the
-    whole-document reader; parse errors of ``ijson`` and ``prov`` propagate as they are.
+    With ``in_child`` (by default, for files of ``CHILD_ABOVE_BYTES`` or more), the chunks are
+    mapped in a child process while this one reads and writes on (see
+    :mod:`lineagegraph.importers.mapworker`); the result is the same either way. Raises
+    :class:`NotStreamable` before yielding anything when the document needs the whole-document
+    reader; parse errors of ``ijson`` and ``prov`` propagate as they are.
     """
+    if in_child is None:
+        in_child = path.stat().st_size >= CHILD_ABOVE_BYTES
     prefixes, shared = _first_pass(path)
+    jobs = ((prefixes, chunk) for chunk in _chunks(path, prefixes, shared, chunk_records))
+    graphs = (mapped_in_child(f"{__name__}:_to_graph", jobs) if in_child
+              else (_to_graph(*job) for job in jobs))
+    for elements, relations in graphs:
+        yield from elements
+        yield from relations
+
+
+def _chunks(path: Path, prefixes: dict[str, str], shared: set[str],
+            chunk_records: int) -> Iterator[dict[str, dict[str, Any]]]:
+    """The records as the sections of small documents: ``chunk_records`` records each in file
+    order, then the records about ``shared`` ids and the relations with one end, together."""
     ids = _Ids(prefixes)
     chunk: dict[str, dict[str, Any]] = {}
-    held: dict[str, dict[str, Any]] = {}  # records about shared ids: mapped together at the end
+    held: dict[str, dict[str, Any]] = {}
     size = 0
-
-    def flush() -> Iterator[Element | Relation]:
-        nonlocal chunk, size
-        if size:
-            with paused_gc():
-                elements, relations = _to_graph(prefixes, chunk)
-            yield from elements
-            yield from relations
-        chunk, size = {}, 0
-
     with path.open("rb") as stream:
         for section, members in _sections(stream):
             if section == "prefix":
@@ -193,10 +207,9 @@ def stream_graph(path: Path, *, chunk_records: int = 5_000) -> Iterator[Element 
                 if target is chunk:
                     size += 1
                     if size >= chunk_records:
-                        yield from flush()
-    yield from flush()
+                        yield chunk
+                        chunk, size = {}, 0
+    if size:
+        yield chunk
     if held:
-        with paused_gc():
-            elements, relations = _to_graph(prefixes, held)
-        yield from elements
-        yield from relations
+        yield held

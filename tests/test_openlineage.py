@@ -33,6 +33,7 @@ from lineagegraph.importers.openlineage import (
 )
 from lineagegraph.queries import LineageGraph
 from lineagegraph.store import GraphStore
+from lineagegraph.writer import ChunkLimits
 
 pytestmark = pytest.mark.integration
 
@@ -333,3 +334,67 @@ def test_import_from_standard_input(store: GraphStore, cli_env: dict[str, str]) 
     summary = json.loads(result.stdout)["imports"][0]
     assert summary["source"] == "<stdin>" and summary["status"] == "ok"
     assert node(store, RUN + "01931f6a-0000-7000-8000-000000000010")["status"] == "COMPLETE"
+
+
+# -- big files: read and mapped in batches ----------------------------------------------------------
+
+def interleaved_runs(count: int) -> list[ev.RunEvent]:
+    """``count`` runs of a chain of jobs, each reading the previous one's output; every run starts
+    before the previous one's COMPLETE is in the file, and each COMPLETE comes one run later."""
+    events: list[ev.RunEvent] = []
+    for i in range(count):
+        data = [ev.InputDataset(namespace="gs://bench", name=f"step{i - 1}.parquet")] if i else []
+        out = [ev.OutputDataset(namespace="gs://bench", name=f"step{i}.parquet")]
+        run_id = f"0b000000-0000-7000-8000-{i:012d}"
+        events.append(run_event(ev.RunState.START, f"2026-05-01T00:{2 * i:02d}:00Z", run_id, job=f"step{i}",
+                                inputs=data, outputs=out))
+        if i:
+            events.append(run_event(ev.RunState.COMPLETE, f"2026-05-01T00:{2 * i - 1:02d}:30Z",
+                                    f"0b000000-0000-7000-8000-{i - 1:012d}", job=f"step{i - 1}",
+                                    inputs=[ev.InputDataset(namespace="gs://bench", name=f"step{i - 2}.parquet")]
+                                    if i > 1 else [],
+                                    outputs=[ev.OutputDataset(namespace="gs://bench", name=f"step{i - 1}.parquet")]))
+    return events
+
+
+@pytest.mark.parametrize("batch", [1, 3, 7])
+def test_a_big_file_mapped_in_batches_gives_the_graph_of_the_file_read_whole(
+        store: GraphStore, tmp_path: Path, batch: int) -> None:
+    from test_k8s_etl import graph_state
+
+    path = write_events(tmp_path / "big.ndjson", interleaved_runs(12))
+    with path.open("ab") as out:
+        out.write(PIPELINE.read_bytes())
+
+    def imported(**options: int) -> tuple[set[str], Any]:
+        store.clear()
+        importer = OpenLineageImporter(known_versions=store_versions(store), **options)
+        outcome = run_import(store, importer, [str(path)])
+        refresh_run_status(store, importer.run_ids)
+        return graph_state(store), outcome
+
+    whole, _ = imported()
+    streamed, outcome = imported(stream_above=0, batch_events=batch)
+    assert outcome.ok and len(outcome.summaries) == 1, "one file, one import run"
+    assert sorted(streamed - whole) == sorted(whole - streamed) == []
+    # The runs whose COMPLETE came later in the file still read the version written before them.
+    step3 = RUN + "0b000000-0000-7000-8000-000000000003"
+    assert [e["target"] for e in edges(store, step3, "USED")] == [
+        version_id(location_id("gs://bench/step2.parquet"), RUN + "0b000000-0000-7000-8000-000000000002")]
+
+
+def test_a_bad_line_in_a_big_file_is_named_and_the_run_records_what_it_wrote(
+        store: GraphStore, tmp_path: Path) -> None:
+    path = write_events(tmp_path / "big.ndjson", interleaved_runs(8))
+    with path.open("a") as out:
+        out.write('{"eventType": "COMPLETE", "eventTime": "not a time"}\n')
+    importer = OpenLineageImporter(known_versions=store_versions(store), stream_above=0, batch_events=2)
+    before, store.chunk_limits = store.chunk_limits, ChunkLimits(rows=4, batch=2)  # commits before the bad line
+    try:
+        outcome = run_import(store, importer, [str(path)])
+    finally:
+        store.chunk_limits = before
+    assert [e.location for e in outcome.errors] == [f"line {len(interleaved_runs(8)) + 1}"]
+    run = store.import_runs()[0]["run"]
+    in_graph = store.read("MATCH (n:Element) WHERE n.stub IS NULL RETURN count(n) AS c")[0]["c"]
+    assert run["status"] == "failed" and run["nodes_created"] == in_graph > 0

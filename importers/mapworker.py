@@ -1,0 +1,114 @@
+"""Run an importer's mapping step in a child process, beside the process that writes.
+
+Turning parsed records into graph rows (``prov``'s decoder and the PROV codec, for instance) is
+most of an import's Python time. In the importing process it takes turns with the writer for one
+interpreter; in a child process it runs on another core while the parent sends rows to Neo4j.
+
+The child is a plain ``python -c`` process fed through pipes: jobs go in pickled, results come
+back pickled, in order. It is not started through :mod:`multiprocessing`, whose start methods
+either fork a process that may hold a writer thread's locks or re-run the caller's main script
+(which a notebook or a script without a ``__main__`` guard does not expect). A pipe holds at most
+a few jobs, so memory stays bounded: the reader waits while the child is busy.
+
+The mapping function is named as ``"module:function"`` and must be importable in the child (the
+parent's ``sys.path`` is passed on). Its errors come back as themselves when they survive
+pickling, else as a :class:`RuntimeError` with their type and message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import suppress
+from typing import Any, BinaryIO
+
+__all__ = ["mapped_in_child"]
+
+_SERVE = "from lineagegraph.importers.mapworker import serve; serve()"
+
+
+def mapped_in_child(target: str, jobs: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
+    """``target(*job)`` for each job, computed in a child process, yielded in order.
+
+    ``jobs`` is consumed on a thread of its own (so reading the input overlaps the mapping too);
+    an error it raises is raised here once the jobs before it have been yielded. Closing the
+    iterator early stops the child.
+    """
+    child = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert child.stdin is not None and child.stdout is not None
+    feed_errors: list[BaseException] = []
+    feeder = threading.Thread(target=_feed, args=(child.stdin, target, jobs, feed_errors),
+                              name="lineagegraph-map-feeder", daemon=True)
+    feeder.start()
+    try:
+        while True:
+            try:
+                status, value = pickle.load(child.stdout)  # noqa: S301 - our own child's pipe
+            except EOFError:
+                break
+            if status == "error":
+                raise value
+            yield value
+        feeder.join()
+        if feed_errors:
+            raise feed_errors[0]
+        code = child.wait()
+        if code != 0:
+            raise RuntimeError(f"the mapping process ended with exit code {code}")
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stdout.close()
+        feeder.join()
+
+
+def _feed(pipe: BinaryIO, target: str, jobs: Iterable[tuple[Any, ...]], errors: list[BaseException]) -> None:
+    try:
+        pickle.dump((sys.path, target), pipe, protocol=pickle.HIGHEST_PROTOCOL)
+        for job in jobs:
+            pickle.dump(job, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            pipe.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # the child stopped (its error, or the reader closed early): the reader says why
+    except BaseException as exc:  # raised by the reader, after the results before it
+        errors.append(exc)
+    finally:
+        with suppress(OSError, ValueError):
+            pipe.close()
+
+
+def serve() -> None:
+    """The child's loop: read jobs until the parent closes the pipe; stop after the first error."""
+    jobs, results = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # whatever the mapping prints must not mix with the results
+    path, target = pickle.load(jobs)  # noqa: S301 - the parent's pipe, no one else's
+    sys.path[:] = path
+    module, _, name = target.partition(":")
+    function = getattr(importlib.import_module(module), name)
+    while True:
+        try:
+            job = pickle.load(jobs)  # noqa: S301 - the parent's pipe
+        except EOFError:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", function(*job))
+        except Exception as exc:
+            reply = ("error", _portable(exc))
+        pickle.dump(reply, results, protocol=pickle.HIGHEST_PROTOCOL)
+        results.flush()
+        if reply[0] == "error":
+            return
+
+
+def _portable(exc: Exception) -> Exception:
+    """``exc`` if it survives pickling, else a RuntimeError saying what it was."""
+    try:
+        pickle.loads(pickle.dumps(exc))  # noqa: S301 - our own bytes
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
