@@ -430,8 +430,14 @@ class _Versions:
         return None
 
 
-VersionLookup = Callable[[Sequence[str]], dict[str, list[tuple[str, datetime, str]]]]
-"""Given location ids, the versions the graph knows: ``{location: [(version id, time, writer id)]}``."""
+VersionLookup = Callable[[Sequence[str], tuple[datetime, datetime] | None],
+                         dict[str, list[tuple[str, datetime, str]]]]
+"""Given location ids, the versions the graph knows: ``{location: [(version id, time, writer id)]}``.
+
+The second argument, when not None, is the window ``(first, last)`` of the readers' start times: then
+only the versions a reader in it can use are needed (written up to ``last``: those after ``first``
+and the two newest before it, one of which may be the reader's own).
+"""
 
 
 class OpenLineageImporter:
@@ -452,7 +458,13 @@ class OpenLineageImporter:
         # Versions written by the batches of a streamed file mapped so far (maybe not committed
         # yet, so not in the graph for known_versions to find).
         self._earlier_writes: dict[str, list[tuple[str, datetime, str]]] = {}
+        self._graph_versions: dict[str, list[tuple[str, datetime, str]]] = {}  # known_versions' answers
         self._first_names: dict[str, tuple[str, str]] = {}  # location -> its first (namespace, name)
+        self._streaming = False
+
+    def _new_unit(self, *, streaming: bool = False) -> None:
+        self._earlier_writes, self._graph_versions, self._first_names = {}, {}, {}
+        self._streaming = streaming
 
     def units(self, source: str) -> Iterator[ImportUnit]:
         if source == "-":
@@ -461,7 +473,7 @@ class OpenLineageImporter:
             path = Path(source)
             try:
                 if path.stat().st_size >= self.stream_above and _starts_with_object(path):
-                    self._earlier_writes, self._first_names = {}, {}
+                    self._new_unit(streaming=True)
                     yield ImportUnit(source=source, records=self._streamed(path, source))
                     return
                 data, name = path.read_bytes(), source
@@ -503,7 +515,7 @@ class OpenLineageImporter:
 
     def unit(self, source: str, events: Iterable[Event]) -> ImportUnit:
         """Map already validated events into one import unit."""
-        self._earlier_writes, self._first_names = {}, {}
+        self._new_unit()
         elements, relations = self.map_events(events)
         return ImportUnit(source=source, elements=elements, relations=relations)
 
@@ -594,9 +606,19 @@ class OpenLineageImporter:
                ) -> dict[str, list[tuple[str, datetime, str]]]:
         known = {loc: list(items) for loc, items in writes.items()}
         read = sorted({loc for run in runs.values() for loc in run.inputs})
-        found = [{loc: self._earlier_writes[loc] for loc in read if loc in self._earlier_writes}]
-        if self.known_versions is not None and read:
-            found.append(self.known_versions(read))
+        # The graph is asked once per location and unit: what batches of a streamed file wrote
+        # since is in _earlier_writes (asking again would fetch a growing list each batch).
+        unasked = [loc for loc in read if loc not in self._graph_versions]
+        if self.known_versions is not None and unasked:
+            starts = [run.started_at for run in runs.values() if run.inputs]
+            # A file read whole (or a receiver's delivery) asks once, for its readers' window: the
+            # whole history of a location would grow with every delivery. A streamed file asks
+            # once per location for all of it, since its later batches read later.
+            window = (None if self._streaming or any(t is None for t in starts)
+                      else (min(t for t in starts if t), max(t for t in starts if t)))
+            self._graph_versions.update({loc: [] for loc in unasked} | self.known_versions(unasked, window))
+        found = [{loc: self._earlier_writes[loc] for loc in read if loc in self._earlier_writes},
+                 {loc: self._graph_versions[loc] for loc in read if self._graph_versions.get(loc)}]
         for versions in found:
             for loc, items in versions.items():
                 seen = {v for v, _, _ in known.get(loc, [])}
@@ -680,18 +702,26 @@ class OpenLineageImporter:
 
 # -- graph-side helpers ---------------------------------------------------------------------------
 
+_VERSIONS_QUERY = """
+UNWIND $locs AS loc
+MATCH (v:Entity)-[:SPECIALIZATION_OF]->(:Element {id: loc})
+WHERE v.generated_at IS NOT NULL AND ($until IS NULL OR v.generated_at <= $until)
+MATCH (v)-[:WAS_GENERATED_BY]->(a:Activity)
+WITH loc, v, a ORDER BY v.generated_at DESC
+WITH loc, collect([v.id, v.generated_at, a.id]) AS found
+UNWIND CASE WHEN $since IS NULL THEN found
+            ELSE [f IN found WHERE f[1] > $since] + [f IN found WHERE f[1] <= $since][..2] END AS f
+RETURN loc, f[0] AS version, f[1] AS time, f[2] AS writer
+"""
+
+
 def store_versions(store: GraphStore) -> VersionLookup:
     """A :data:`VersionLookup` reading the versions (and their writers) already in ``store``."""
 
-    def lookup(locations: Sequence[str]) -> dict[str, list[tuple[str, datetime, str]]]:
-        rows = store.read(
-            "UNWIND $locs AS loc "
-            "MATCH (v:Entity)-[:SPECIALIZATION_OF]->(:Element {id: loc}) "
-            "WHERE v.generated_at IS NOT NULL "
-            "MATCH (v)-[:WAS_GENERATED_BY]->(a:Activity) "
-            "RETURN loc, v.id AS version, v.generated_at AS time, a.id AS writer",
-            locs=list(locations),
-        )
+    def lookup(locations: Sequence[str], window: tuple[datetime, datetime] | None
+               ) -> dict[str, list[tuple[str, datetime, str]]]:
+        since, until = window or (None, None)
+        rows = store.read(_VERSIONS_QUERY, locs=list(locations), since=since, until=until)
         found: dict[str, list[tuple[str, datetime, str]]] = {}
         for row in rows:
             time = row["time"].to_native() if hasattr(row["time"], "to_native") else row["time"]

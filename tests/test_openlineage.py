@@ -209,6 +209,32 @@ def test_a_reader_in_a_later_import_uses_the_latest_version_in_the_graph(store: 
     assert [e["target"] for e in edges(store, RUN + run_id, "USED")] == [version_id(MODEL, TRAIN_JULY)]
 
 
+def test_readers_of_a_later_import_link_to_the_version_before_each_of_them(store: GraphStore, tmp_path: Path) -> None:
+    # Ten versions in the graph; a later file whose readers start between them (and a reader that
+    # also wrote the location): each links to the newest version before its start, not its own.
+    table = ev.OutputDataset(namespace="gs://hist", name="table")
+    writers = [f"0c000000-0000-7000-8000-{i:012d}" for i in range(10)]
+    history = [e for i, run_id in enumerate(writers) for e in (
+        run_event(ev.RunState.START, f"2026-06-01T{i:02d}:00:00Z", run_id, job="load", outputs=[table]),
+        run_event(ev.RunState.COMPLETE, f"2026-06-01T{i:02d}:30:00Z", run_id, job="load", outputs=[table]))]
+    assert import_files(store, write_events(tmp_path / "history.ndjson", history)).ok
+    read = ev.InputDataset(namespace="gs://hist", name="table")
+    readers = {"0d000000-0000-7000-8000-000000000003": ("2026-06-01T03:45:00Z", writers[3]),
+               "0d000000-0000-7000-8000-000000000006": ("2026-06-01T07:00:00Z", writers[6]),
+               "0d000000-0000-7000-8000-000000000009": ("2026-06-02T00:00:00Z", writers[9])}
+    later = [e for run_id, (start, _) in readers.items() for e in (
+        run_event(ev.RunState.START, start, run_id, job="report", inputs=[read]),
+        run_event(ev.RunState.COMPLETE, start.replace(":00Z", ":59Z"), run_id, job="report", inputs=[read]))]
+    # A rerun of writer 5 that reads the table too: it must not read its own version.
+    later.append(run_event(ev.RunState.COMPLETE, "2026-06-01T05:30:00Z", writers[5], job="load",
+                           inputs=[read], outputs=[table]))
+    assert import_files(store, write_events(tmp_path / "later.ndjson", later)).ok
+    location = location_id("gs://hist/table")
+    for run_id, (_, writer) in readers.items():
+        assert [e["target"] for e in edges(store, RUN + run_id, "USED")] == [version_id(location, RUN + writer)]
+    assert [e["target"] for e in edges(store, RUN + writers[5], "USED")] == [version_id(location, RUN + writers[4])]
+
+
 # -- column lineage ---------------------------------------------------------------------------------
 
 def test_column_lineage_answers_which_input_columns_feed_an_output_column(store: GraphStore, tmp_path: Path) -> None:
