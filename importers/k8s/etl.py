@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
@@ -277,16 +277,20 @@ class K8sEtl:
                 "RETURN r.source AS source, r.id AS id", importer=IMPORTER, sources=sources):
             old_runs.setdefault(row["source"], []).append(row["id"])
         pending: list[tuple[StoredObject, list[Element], list[Relation], str]] = []
-        for obj, transactions in sorted(derived, key=lambda d: (d[0].first_observed, d[0].uid)):
-            counts.transactions += len(transactions)
-            elements, relations = to_graph(transactions, writers)
-            fingerprint = _fingerprint(elements, relations)
-            if fingerprints.get(obj.uid) == fingerprint:
-                counts.unchanged += 1
-                marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": fingerprint})
-            else:
-                pending.append((obj, elements, relations, fingerprint))
-        self._mark(marks)
+
+        def changed() -> Iterator[tuple[StoredObject, list[Element], list[Relation], str]]:
+            # Lazy, so that mapping the next objects overlaps writing the ones before (import_units
+            # writes a batch on a worker thread while this generator makes the next).
+            for obj, transactions in sorted(derived, key=lambda d: (d[0].first_observed, d[0].uid)):
+                counts.transactions += len(transactions)
+                elements, relations = to_graph(transactions, writers)
+                fingerprint = _fingerprint(elements, relations)
+                if fingerprints.get(obj.uid) == fingerprint:
+                    counts.unchanged += 1
+                    marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": fingerprint})
+                else:
+                    pending.append((obj, elements, relations, fingerprint))
+                    yield pending[-1]
 
         def write_one(item: tuple[StoredObject, list[Element], list[Relation], str]) -> str | None:
             obj, elements, relations, _ = item
@@ -300,16 +304,21 @@ class K8sEtl:
         # supersedes it alone; the runs share chunked transactions (GraphStore.import_units)
         # instead of costing three commits each. When a chunk is refused, the objects are written
         # one by one, so that the error names the object at fault and the others still land.
-        writable = [item for item in pending if item[1] or item[2]]
         errors: dict[str, str] = {}
+        mapped = changed()
         try:
             self.store.import_units(IMPORTER, ((f"k8s:{obj.uid}", [*elements, *relations])
-                                               for obj, elements, relations, _ in writable))
+                                               for obj, elements, relations, _ in mapped if elements or relations))
         except InputError:
-            for item in writable:
-                error = write_one(item)
-                if error:
-                    errors[item[0].uid] = error
+            for _item in mapped:  # map the objects not reached when the chunk was refused
+                pass
+            for item in pending:
+                if item[1] or item[2]:
+                    error = write_one(item)
+                    if error:
+                        errors[item[0].uid] = error
+        self._mark(marks)
+        writable = [item for item in pending if item[1] or item[2]]
         written = {item[0].uid for item in writable} - set(errors)
         for obj, _elements, _relations, fingerprint in pending:
             if obj.uid in errors:
