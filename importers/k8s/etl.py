@@ -39,7 +39,7 @@ from lineagegraph.importers.k8s.extractors import (
     Extractor,
     Transaction,
 )
-from lineagegraph.importers.k8s.rawstore import RawStore, StoredObject, describe
+from lineagegraph.importers.k8s.rawstore import RawStore, StoredObject, StoredVersion, describe
 from lineagegraph.model import (
     Activity,
     Agent,
@@ -194,6 +194,10 @@ def _fingerprint(elements: list[Element], relations: list[Relation]) -> str:
     return hashlib.sha256("\n".join(rows).encode()).hexdigest()
 
 
+# Objects whose stored JSON is read and extracted at a time.
+LATEST_BATCH = 2_000
+
+
 class K8sEtl:
     """Derive lineage from the raw store with a list of extractors (user ones before the built-ins)."""
 
@@ -242,11 +246,9 @@ class K8sEtl:
             for owner in stored.owner_uids:
                 owners.setdefault(owner, []).append(stored)
         selected = self._select(every, reprocess=reprocess, kind=kind, since=since, uids=uids)
-        latest = self.rawstore.latest(o.uid for o in selected)
         derived: list[tuple[StoredObject, list[Transaction]]] = []
         marks: list[dict[str, Any]] = []
-        for obj in selected:
-            version = latest.get(obj.uid)
+        for obj, version in self._latest_versions(selected):
             if version is None:
                 continue
             counts.objects += 1
@@ -265,7 +267,6 @@ class K8sEtl:
                 marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": None})
                 continue
             derived.append((obj, transactions))
-        del latest
         writers = self._writers([t for _, ts in derived for t in ts])
         sources = [f"k8s:{obj.uid}" for obj, _ in derived]
         fingerprints = {r["uid"]: r["f"] for r in self.store.read(
@@ -335,6 +336,15 @@ class K8sEtl:
                 self._mark(marks)
         self._mark(marks)
         return counts
+
+    def _latest_versions(self, objects: list[StoredObject]) -> Iterator[tuple[StoredObject, StoredVersion | None]]:
+        """Each object with its newest stored version, read a batch at a time: only the derived
+        transactions are kept, not every object's whole JSON at once."""
+        for start in range(0, len(objects), LATEST_BATCH):
+            batch = objects[start:start + LATEST_BATCH]
+            latest = self.rawstore.latest(o.uid for o in batch)
+            for obj in batch:
+                yield obj, latest.get(obj.uid)
 
     def _remove_runs(self, source: str, *, keep: str) -> int:
         rows = self.store.read(
