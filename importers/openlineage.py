@@ -4,7 +4,9 @@ Events come as NDJSON (one event per line, what the client's file transport writ
 array, in any spec version the official client writes (1-x and 2-x; the ``schemaURL`` says which,
 and an event without one is recognised by its shape). Each event is validated by the pydantic models
 here before anything is written: a bad event raises :class:`~lineagegraph.errors.InputError` naming
-the file and line, and nothing of that file is written.
+the file and line, and nothing of that file is written (an NDJSON file of ``STREAM_ABOVE_BYTES`` or
+more is read and written in batches instead: a bad line stops it there, and its import run ends
+``failed`` with exactly what it wrote, as for every streamed import).
 
 Mapping (details and a table in ``docs/openlineage.md``):
 

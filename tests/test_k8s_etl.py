@@ -9,6 +9,7 @@ docs/kubernetes.md, run here as written) replaces only what the old derivation a
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import types
@@ -22,7 +23,7 @@ from lineagegraph.identity import location_id, version_id
 from lineagegraph.importers.k8s.etl import K8sEtl
 from lineagegraph.importers.k8s.extractors import run_id
 from lineagegraph.importers.k8s.files import read_source
-from lineagegraph.importers.k8s.rawstore import RawStore
+from lineagegraph.importers.k8s.rawstore import RawStore, WatchEvent
 from lineagegraph.queries import LineageGraph
 from lineagegraph.store import GraphStore
 
@@ -261,3 +262,20 @@ def test_extractors_registered_as_entry_points_are_used(store: GraphStore, cli_e
     record_samples(store)
     assert main(["etl", "k8s"]) == 0
     assert '"team": "fraud"' in node(store, JOB_RUN)["params"]
+
+
+def test_an_object_whose_lineage_the_graph_refuses_is_named_and_the_others_still_land(store: GraphStore) -> None:
+    # A Job that reads a URI too long for Neo4j's index: its chunk is refused, the objects are then
+    # written one by one, so the error names that Job and every other derivation lands.
+    raw = record_samples(store)
+    job = next(e.object for path in sorted(SAMPLES.iterdir()) for e in read_source(str(path))
+               if e.object.get("kind") == "Job")
+    huge = json.loads(json.dumps(job))
+    huge["metadata"].update(uid="7b1e0c2a-0000-4000-8000-00000000huge", name="too-long", resourceVersion="999")
+    container = huge["spec"]["template"]["spec"]["containers"][0]
+    container["args"] = [f"--input=gs://bucket/{'x' * 5000}"]
+    raw.record([WatchEvent(type="ADDED", object=huge)], source="test")
+    counts = K8sEtl(store, rawstore=raw).run()
+    assert len(counts.errors) == 1 and "too-long" in counts.errors[0] and "indexed" in counts.errors[0]
+    assert counts.written == 6, "the sample objects still derive"
+    assert store.read("MATCH (a:Activity {id: $id}) RETURN count(a) AS c", id=JOB_RUN)[0]["c"] == 1

@@ -277,9 +277,12 @@ class K8sEtl:
                 "MATCH (r:ImportRun {importer: $importer}) WHERE r.source IN $sources AND r.status = 'ok' "
                 "RETURN r.source AS source, r.id AS id", importer=IMPORTER, sources=sources):
             old_runs.setdefault(row["source"], []).append(row["id"])
-        pending: list[tuple[StoredObject, list[Element], list[Relation], str]] = []
+        # What changed, without its rows once they are written: (object, fingerprint, has rows).
+        # Holding every object's elements until the end grew the ETL with the store.
+        pending: list[tuple[StoredObject, str, bool]] = []
+        transactions_of = {obj.uid: transactions for obj, transactions in derived}
 
-        def changed() -> Iterator[tuple[StoredObject, list[Element], list[Relation], str]]:
+        def changed() -> Iterator[tuple[StoredObject, list[Element | Relation]]]:
             # Lazy, so that mapping the next objects overlaps writing the ones before (import_units
             # writes a batch on a worker thread while this generator makes the next).
             for obj, transactions in sorted(derived, key=lambda d: (d[0].first_observed, d[0].uid)):
@@ -290,11 +293,12 @@ class K8sEtl:
                     counts.unchanged += 1
                     marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": fingerprint})
                 else:
-                    pending.append((obj, elements, relations, fingerprint))
-                    yield pending[-1]
+                    pending.append((obj, fingerprint, bool(elements or relations)))
+                    if elements or relations:
+                        yield obj, [*elements, *relations]
 
-        def write_one(item: tuple[StoredObject, list[Element], list[Relation], str]) -> str | None:
-            obj, elements, relations, _ = item
+        def write_one(obj: StoredObject) -> str | None:
+            elements, relations = to_graph(transactions_of[obj.uid], writers)
             try:
                 self.store.import_elements(IMPORTER, f"k8s:{obj.uid}", elements, relations)
             except InputError as exc:
@@ -304,24 +308,21 @@ class K8sEtl:
         # Each object is its own small import run, so that a later derivation of that object
         # supersedes it alone; the runs share chunked transactions (GraphStore.import_units)
         # instead of costing three commits each. When a chunk is refused, the objects are written
-        # one by one, so that the error names the object at fault and the others still land.
+        # one by one (mapped again), so that the error names the object at fault and the others
+        # still land.
         errors: dict[str, str] = {}
         mapped = changed()
         try:
-            self.store.import_units(IMPORTER, ((f"k8s:{obj.uid}", [*elements, *relations])
-                                               for obj, elements, relations, _ in mapped if elements or relations))
+            self.store.import_units(IMPORTER, ((f"k8s:{obj.uid}", rows) for obj, rows in mapped))
         except InputError:
             for _item in mapped:  # map the objects not reached when the chunk was refused
                 pass
-            for item in pending:
-                if item[1] or item[2]:
-                    error = write_one(item)
-                    if error:
-                        errors[item[0].uid] = error
+            for obj, _print, has_rows in pending:
+                error = write_one(obj) if has_rows else None
+                if error:
+                    errors[obj.uid] = error
         self._mark(marks)
-        writable = [item for item in pending if item[1] or item[2]]
-        written = {item[0].uid for item in writable} - set(errors)
-        for obj, _elements, _relations, fingerprint in pending:
+        for obj, fingerprint, has_rows in pending:
             if obj.uid in errors:
                 counts.errors.append(errors[obj.uid])
                 continue
@@ -329,7 +330,7 @@ class K8sEtl:
             old = old_runs.get(f"k8s:{obj.uid}", [])
             for run in old:
                 self.store.remove_import_run(run)
-            counts.written += int(obj.uid in written or bool(old))
+            counts.written += int(has_rows or bool(old))
             counts.removed_runs += len(old)
             marks.append({"uid": obj.uid, "version": obj.latest_version, "fingerprint": fingerprint})
             if len(marks) >= 1000:
