@@ -264,18 +264,23 @@ def _row_bytes(ident: str, props: dict[str, Any]) -> int:
 
 
 def _split_times(props: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """``props`` without its datetimes at a fixed UTC offset, and those as ISO-8601 text.
+    """``props`` without its zoned datetimes, and those as ISO-8601 text (zone name appended).
 
-    The statements turn the text back into the same DateTime (instant and offset) that the driver
-    would have sent. A datetime without a zone (a LocalDateTime for Neo4j), with a named zone, or
-    with an offset that is not whole minutes stays in ``props`` for the driver to convert.
+    The statements turn the text back into the DateTime (instant, offset, zone) that the driver
+    would have sent. Two reasons not to leave them to the driver: its conversion runs in pure
+    Python (it cost more than the rest of a row's packing), and for a ``zoneinfo`` zone it hands
+    its own DateTime to the C ``ZoneInfo.utcoffset``, which reads it as a datetime: wrong offsets
+    at best, a segmentation fault at worst (seen in a test run). A datetime without a zone (a
+    LocalDateTime for Neo4j), or with an offset that is not whole minutes, stays in ``props``.
     """
     times: dict[str, str] | None = None
     for key, value in props.items():
-        if isinstance(value, datetime) and _offset_only(value):
-            if times is None:
-                times = {}
-            times[key] = value.isoformat()
+        if isinstance(value, datetime):
+            text = _zoned_text(value)
+            if text is not None:
+                if times is None:
+                    times = {}
+                times[key] = text
     if times is None:
         return props, _NO_TIMES
     return {k: v for k, v in props.items() if k not in times}, times
@@ -284,12 +289,14 @@ def _split_times(props: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]
 _NO_TIMES: dict[str, str] = {}
 
 
-def _offset_only(value: datetime) -> bool:
+def _zoned_text(value: datetime) -> str | None:
+    """``value`` as Cypher's ``datetime()`` reads it, or None if it has no zone Neo4j can keep."""
     tz = value.tzinfo
-    if tz is None or isinstance(getattr(tz, "zone", None), str) or isinstance(getattr(tz, "key", None), str):
-        return False
-    offset = value.utcoffset()
-    return offset is not None and not offset.microseconds and offset.seconds % 60 == 0
+    offset = value.utcoffset() if tz is not None else None
+    if offset is None or offset.microseconds or offset.seconds % 60:
+        return None
+    name = getattr(tz, "key", None) or getattr(tz, "zone", None)  # zoneinfo, pytz
+    return f"{value.isoformat()}[{name}]" if isinstance(name, str) and name else value.isoformat()
 
 
 @dataclass
