@@ -23,6 +23,10 @@ every value travels as a parameter. One id has one kind (Entity, Activity or Age
 would give a node a second kind, or a relationship whose end is of the wrong kind, is refused with
 a :class:`~lineagegraph.errors.KindConflictError` naming the id, both kinds and who asserted the
 first, and the chunk is rolled back.
+
+Why it is long: the Cypher of each statement, the rows it reads, the merging of a chunk's rows and
+the transaction that runs them are one contract (a field renamed in one must change in all); kept
+together they can be read, and checked, side by side.
 """
 
 from __future__ import annotations
