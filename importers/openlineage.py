@@ -256,10 +256,10 @@ def stream_ndjson_events(path: Path, source: str) -> Iterator[Event]:
                 continue
             try:
                 item = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                if isinstance(exc, UnicodeDecodeError):
-                    raise InputError("not UTF-8 text", source=source, location=f"line {number}") from exc
+            except json.JSONDecodeError as exc:
                 raise _bad_line(exc, source, number) from exc
+            except UnicodeDecodeError as exc:
+                raise InputError("not UTF-8 text", source=source, location=f"line {number}") from exc
             yield _checked(item, source, f"line {number}")
 
 
