@@ -91,8 +91,11 @@ WITH x, [x] + kept AS nodes
 CALL (nodes) {
   UNWIND nodes AS a
   MATCH (a)-[r]->(b) WHERE b IN nodes
-  RETURN collect({type: type(r), start: a.id, end: b.id, properties: properties(r)}) AS relationships
+  RETURN collect([type(r), a.id, b.id, [k IN keys(r) WHERE NOT k IN ['import_runs', 'import_sources', 'import_shared', 'created_by'] | [k, r[k]]]]) AS relationships
 }
-// Maps, not node and relationship objects: the same data, and many times cheaper for a driver to
-// decode (Browser shows them as a table; `focus` stays a node).
-RETURN x AS focus, [n IN nodes | {id: n.id, labels: labels(n), properties: properties(n)}] AS nodes, relationships
+// Lists, not node and relationship objects or maps: nodes as [id, labels, properties] and
+// relationships as [type, start id, end id, properties], properties as [key, value] pairs without
+// the import bookkeeping (import runs and sources; see docs/queries.md). Drivers decode this
+// several times faster, and a lineage can have thousands of nodes; Browser shows it as a table
+// (`focus` stays a node).
+RETURN x AS focus, [n IN nodes | [n.id, labels(n), [k IN keys(n) WHERE NOT k IN ['import_runs', 'import_sources', 'import_shared', 'created_by'] AND k <> 'id' | [k, n[k]]]]] AS nodes, relationships

@@ -119,7 +119,7 @@ CALL (x, up, down) {
 CALL (nodes) {
   UNWIND nodes AS a
   MATCH (a)-[r]->(b) WHERE b IN nodes
-  RETURN collect({type: type(r), start: a.id, end: b.id, properties: properties(r)}) AS relationships
+  RETURN collect([type(r), a.id, b.id, [k IN keys(r) WHERE NOT k IN ['import_runs', 'import_sources', 'import_shared', 'created_by'] | [k, r[k]]]]) AS relationships
 }
-// Maps, not node and relationship objects, as in ancestors.cypher (`focus` stays a node).
-RETURN x AS focus, [n IN nodes | {id: n.id, labels: labels(n), properties: properties(n)}] AS nodes, relationships
+// Compact lists without the import bookkeeping, as in ancestors.cypher (`focus` stays a node).
+RETURN x AS focus, [n IN nodes | [n.id, labels(n), [k IN keys(n) WHERE NOT k IN ['import_runs', 'import_sources', 'import_shared', 'created_by'] AND k <> 'id' | [k, n[k]]]]] AS nodes, relationships

@@ -1,8 +1,9 @@
 // subgraph: the elements with the given ids and every relationship among them.
 //
 // Used to join the two halves of a both-ways lineage; handy in Browser to list a hand-picked set.
-// Nodes and relationships come back as maps (`{id, labels, properties}` and
-// `{type, start, end, properties}`), which drivers decode many times faster than graph objects.
+// Nodes come back as lists [id, labels, properties] and relationships as [type, start id, end id,
+// properties], properties as [key, value] pairs without the import bookkeeping, as in
+// ancestors.cypher: drivers decode them many times faster than graph objects.
 //
 // Parameters:
 //   $ids        (required) list of element ids
@@ -15,6 +16,6 @@ CALL (nodes) {
   UNWIND nodes AS a
   // The ids are a parameter list, which Neo4j turns into a hash set for this test.
   MATCH (a)-[r]->(b:Element) WHERE b.id IN $ids
-  RETURN collect({type: type(r), start: a.id, end: b.id, properties: properties(r)}) AS relationships
+  RETURN collect([type(r), a.id, b.id, [k IN keys(r) WHERE NOT k IN ['import_runs', 'import_sources', 'import_shared', 'created_by'] | [k, r[k]]]]) AS relationships
 }
-RETURN [n IN nodes | {id: n.id, labels: labels(n), properties: properties(n)}] AS nodes, relationships
+RETURN [n IN nodes | [n.id, labels(n), [k IN keys(n) WHERE NOT k IN ['import_runs', 'import_sources', 'import_shared', 'created_by'] AND k <> 'id' | [k, n[k]]]]] AS nodes, relationships

@@ -30,8 +30,12 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = ["GraphNode", "GraphRelationship", "Subgraph", "dataframe", "require_extra"]
 
-# Properties that are bookkeeping rather than lineage; hidden from displays, kept in the data.
-BOOKKEEPING = frozenset({"import_runs", "import_sources", "import_shared", "created_by", "stub", "prov_attrs", "key"})
+# Which import runs and sources wrote an element: read by `lineagegraph imports`, left out of query
+# results (the lineage templates do not even send them: they were a third of a lineage's bytes).
+IMPORT_BOOKKEEPING = frozenset({"import_runs", "import_sources", "import_shared", "created_by"})
+# Properties that are bookkeeping rather than lineage; hidden from displays. Those besides the import
+# bookkeeping stay in query results: the relationship key, stub marks and exact PROV attributes.
+BOOKKEEPING = IMPORT_BOOKKEEPING | {"stub", "prov_attrs", "key"}
 
 
 # What the conveniences on Subgraph call: name -> (module, function). The modules are imported on

@@ -408,7 +408,7 @@ def test_cypher_runs_templates_and_files(
     pipeline: Graph, lg: LineageGraph, tmp_path: object
 ) -> None:
     rows = lg.cypher("ancestors", id="e:model-2", depth=1)
-    assert {n["id"] for n in rows[0]["nodes"]} == expected_nodes(pipeline, "e:model-2", "up", 1)
+    assert {n[0] for n in rows[0]["nodes"]} == expected_nodes(pipeline, "e:model-2", "up", 1)
     assert rows[0]["focus"]["labels"] == ["Element", "Entity"]
     from pathlib import Path
 

@@ -1,8 +1,9 @@
 """Ancestors/descendants decoded from the templates' compact rows, against a real Neo4j.
 
-The walk templates return plain maps and the walk decodes them itself; these tests check that a
-user still gets every property as a Python value, and that the two walks of a template (the
-pruning one without ``as_of`` and the per-hop-checked one with it) agree when nothing is after T.
+The walk templates return compact lists and the walk decodes them itself; these tests check that a
+user still gets every lineage property as a Python value and none of the import bookkeeping, and
+that the two walks of a template (the pruning one without ``as_of`` and the per-hop-checked one
+with it) agree when nothing is after T.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from datetime import datetime
 import pytest
 from fixtures_graphs import Graph, ml_pipeline, t
 
+from lineagegraph import templates
 from lineagegraph.queries import LineageGraph
 from lineagegraph.store import GraphStore
-from lineagegraph.subgraph import Subgraph
+from lineagegraph.subgraph import IMPORT_BOOKKEEPING, Subgraph
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +55,29 @@ def test_as_of_after_everything_is_the_same_as_no_as_of(pipeline: Graph, store: 
             assert edges(then) == edges(now), (method.__name__, element.id)
     both = lg.lineage("e:model-2", direction="both", as_of=later)
     assert both.ids == lg.lineage("e:model-2", direction="both").ids
+
+
+def test_results_leave_out_import_bookkeeping_and_keep_the_rest(pipeline: Graph, store: GraphStore) -> None:
+    stored = store.read("MATCH (n:Element {id: 'e:raw'}) RETURN keys(n) AS keys")[0]["keys"]
+    assert {"import_runs", "import_sources", "created_by"} <= set(stored)  # what the writer keeps
+    lg = LineageGraph(store)
+    for sub in (lg.ancestors("e:model-2"), lg.descendants("e:raw"), lg.lineage("e:clean", direction="both"),
+                lg.lineage("e:clean", direction="both", as_of=t(28))):
+        assert sub.nodes and sub.relationships
+        for item in [*sub.nodes, *sub.relationships]:
+            assert not IMPORT_BOOKKEEPING & set(item.properties), item
+        assert all(r.properties.get("key") for r in sub.relationships)  # the relationship's identity stays
+    raw = lg.descendants("e:raw", depth=1).node("e:raw")
+    assert raw is not None and raw.properties["label"] == "raw.csv"
+    # path, blame and the other map-returning queries follow the same rule
+    path = lg.path("e:model-2", "e:raw")
+    assert path.nodes and all(not IMPORT_BOOKKEEPING & set(n.properties) for n in path.nodes)
+
+
+def test_templates_hide_the_same_bookkeeping_as_the_python_side() -> None:
+    hidden = ["import_runs", "import_sources", "import_shared", "created_by"]
+    assert set(hidden) == IMPORT_BOOKKEEPING
+    literal = "[" + ", ".join(repr(k) for k in hidden) + "]"
+    for name in ("ancestors", "descendants", "lineage", "subgraph"):
+        text = templates.load(name).text
+        assert text.count(f"NOT k IN {literal}") == 2, name  # nodes and relationships
