@@ -83,6 +83,10 @@ FOREACH (_ IN CASE WHEN overflow AND {v}.import_shared IS NULL THEN [1] ELSE [] 
 # How many sources an element's lists name before it counts as shared (see _TOUCH).
 MAX_TRACKED_SOURCES = 64
 
+# How many (node id, run) pairs of committed chunks a writer remembers to skip endpoint statements
+# (~100 MB at most); past that it forgets them all and starts again, costing only speed.
+MAX_REMEMBERED_NODES = 1_000_000
+
 # True when row.props or row.times would change `{v}`: compared key by key, without copying a map.
 _CHANGES = ("(any(k IN keys(row.props) WHERE {v}[k] IS NULL OR {v}[k] <> row.props[k]) OR "
             "any(k IN keys(row.times) WHERE {v}[k] IS NULL OR {v}[k] <> datetime(row.times[k])))")
@@ -403,6 +407,9 @@ class ChunkedWriter:
         self._progress = progress
         self._chunk = _Chunk()
         self._in_flight = Background()
+        # (id, run) of nodes that committed chunks declared: a later chunk's relationships that end
+        # there need no endpoint statement (see _write_chunk). Bounded, forgotten when full.
+        self._committed: set[tuple[str, str]] = set()
 
     def add(self, item: Element | Relation, *, run: str | None = None, source: str | None = None) -> None:
         run, source = run or self._run, source or self._source
@@ -457,6 +464,11 @@ class ChunkedWriter:
             return session.execute_write(self._write_chunk, chunk)
 
     def _report(self, result: dict[str, _RunChunk]) -> None:
+        # Runs on the caller's thread before the next chunk's job starts (Background.submit waits).
+        if len(self._committed) > MAX_REMEMBERED_NODES:
+            self._committed.clear()
+        for run, done in result.items():
+            self._committed.update((ident, run) for ident in done.node_ids)
         if self._on_chunk:
             for run, done in result.items():
                 self._on_chunk(run, done.nodes, done.relationships)
@@ -488,6 +500,11 @@ class ChunkedWriter:
     def _write_chunk(self, tx: ManagedTransaction, chunk: _Chunk) -> dict[str, _RunChunk]:
         result: dict[str, _RunChunk] = {}  # a retried transaction starts from zero again
         declared: set[tuple[str, str]] = set()  # (id, run): nodes the chunk's runs declare
+        # An end that its run declared in this chunk or a committed one exists and lists that run
+        # already: its endpoint statement (a MERGE and the touch of its bookkeeping) would change
+        # nothing. A file that lists its elements before its relations (PROV-JSON does) made one
+        # such statement per end of every relation, a fifth of the import's statement time.
+        committed = self._committed
         for (kind, extra), rows in chunk.nodes.items():
             for layer in _merged(rows, lambda row: row["id"]):
                 self._statement(tx, _node_query(kind, extra), layer, result, kind=kind.value)
@@ -498,7 +515,7 @@ class ChunkedWriter:
         for cls, rows in chunk.relations.items():
             for row in rows:
                 for end_kind, ident in ((cls.start_kind, row["start"]), (cls.end_kind, row["end"])):
-                    if (ident, row["run"]) not in declared:
+                    if (ident, row["run"]) not in declared and (ident, row["run"]) not in committed:
                         ends[end_kind].append({"id": ident, "props": None, "times": None, "run": row["run"],
                                                "source": row["source"]})
         for end_kind, rows in ends.items():

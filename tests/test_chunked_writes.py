@@ -107,6 +107,38 @@ def test_remove_a_failed_run_takes_only_what_it_alone_wrote(tiny: GraphStore) ->
     assert tiny.read("MATCH (b:ImportBatch {run: $run}) RETURN count(b) AS c", run=failed)[0]["c"] == 0
 
 
+def elements_then_relations(steps: int) -> Iterator[Element | Relation]:
+    """A chain in the order PROV-JSON lists it: every element first, then every relation."""
+    yield from (Entity(id=f"d{i}", label=f"data {i}") for i in range(steps + 1))
+    yield from (Activity(id=f"s{i}", label=f"step {i}") for i in range(1, steps + 1))
+    yield from (Used(activity=f"s{i}", entity=f"d{i - 1}") for i in range(1, steps + 1))
+    yield from (WasGeneratedBy(entity=f"d{i}", activity=f"s{i}") for i in range(1, steps + 1))
+
+
+def test_relations_in_later_chunks_than_their_ends_keep_every_runs_record(tiny: GraphStore) -> None:
+    first = tiny.import_elements("test", "declares", elements_then_relations(6))
+    assert graph_counts(tiny) == (13, 12)
+    assert (first.nodes.created, first.relationships.created) == (13, 12)
+    runs = tiny.read("MATCH (n:Element) RETURN collect(DISTINCT n.import_runs) AS r, "
+                     "sum(CASE WHEN n.stub THEN 1 ELSE 0 END) AS stubs")[0]
+    assert runs == {"r": [[first.run_id]], "stubs": 0}
+    # A second source that only relates elements the first declared must still be recorded on them.
+    second = tiny.import_elements("test", "relates", [Used(activity="s6", entity="d0"), Used(activity="s5", entity="d1")])
+    both = tiny.read("MATCH (n:Element) WHERE n.id IN ['s6', 'd0', 's5', 'd1'] "
+                     "RETURN collect(DISTINCT n.import_sources) AS s")[0]["s"]
+    assert both == [["test:declares", "test:relates"]]
+    # Removing the first run keeps what the second asserts, and only that.
+    tiny.remove_import_run(first.run_id)
+    left = tiny.read("MATCH (n:Element) RETURN n.id AS id ORDER BY id")
+    assert [r["id"] for r in left] == ["d0", "d1", "s5", "s6"]
+    assert graph_counts(tiny) == (4, 2)
+    # A re-run of the first converges on the same graph as before, recorded as the new run's.
+    again = tiny.import_elements("test", "declares", elements_then_relations(6))
+    assert graph_counts(tiny) == (13, 14)
+    assert again.relationships.created == 12 and again.nodes.created == 9
+    assert second.relationships.created == 2
+
+
 def test_one_kind_per_id_across_sources(store: GraphStore) -> None:
     store.import_elements("test", "first.json", [Entity(id="x", label="a dataset")])
     with pytest.raises(KindConflictError, match=r"'x' is already an Entity \(asserted by test:first.json\)"):
