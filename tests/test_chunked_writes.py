@@ -123,7 +123,8 @@ def test_relations_in_later_chunks_than_their_ends_keep_every_runs_record(tiny: 
                      "sum(CASE WHEN n.stub THEN 1 ELSE 0 END) AS stubs")[0]
     assert runs == {"r": [[first.run_id]], "stubs": 0}
     # A second source that only relates elements the first declared must still be recorded on them.
-    second = tiny.import_elements("test", "relates", [Used(activity="s6", entity="d0"), Used(activity="s5", entity="d1")])
+    relations = [Used(activity="s6", entity="d0"), Used(activity="s5", entity="d1")]
+    second = tiny.import_elements("test", "relates", relations)
     both = tiny.read("MATCH (n:Element) WHERE n.id IN ['s6', 'd0', 's5', 'd1'] "
                      "RETURN collect(DISTINCT n.import_sources) AS s")[0]["s"]
     assert both == [["test:declares", "test:relates"]]
