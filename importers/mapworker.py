@@ -4,11 +4,13 @@ Turning parsed records into graph rows (``prov``'s decoder and the PROV codec, f
 most of an import's Python time. In the importing process it takes turns with the writer for one
 interpreter; in a child process it runs on another core while the parent sends rows to Neo4j.
 
-The child is a plain ``python -c`` process fed through pipes: jobs go in pickled, results come
-back pickled, in order. It is not started through :mod:`multiprocessing`, whose start methods
-either fork a process that may hold a writer thread's locks or re-run the caller's main script
-(which a notebook or a script without a ``__main__`` guard does not expect). A pipe holds at most
-a few jobs, so memory stays bounded: the reader waits while the child is busy.
+The child is a plain ``python -c`` process fed through pipes: jobs go in pickled on its stdin,
+results come back pickled, in order, on a pipe of their own (its stdout goes to our stderr, so
+that nothing the mapping or a library writes, even below Python, can mix with the results). It
+is not started through :mod:`multiprocessing`, whose start methods either fork a process that may
+hold a writer thread's locks or re-run the caller's main script (which a notebook or a script
+without a ``__main__`` guard does not expect). A pipe holds at most a few jobs, so memory stays
+bounded: the reader waits while the child is busy.
 
 The mapping function is named as ``"module:function"`` and must be importable in the child (the
 parent's ``sys.path`` is passed on). Its errors come back as themselves when they survive
@@ -18,6 +20,7 @@ pickling, else as a :class:`RuntimeError` with their type and message.
 from __future__ import annotations
 
 import importlib
+import os
 import pickle
 import subprocess
 import sys
@@ -38,8 +41,18 @@ def mapped_in_child(target: str, jobs: Iterable[tuple[Any, ...]]) -> Iterator[An
     an error it raises is raised here once the jobs before it have been yielded. Closing the
     iterator early stops the child.
     """
-    child = subprocess.Popen([sys.executable, "-c", _SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    assert child.stdin is not None and child.stdout is not None
+    read_end, write_end = os.pipe()
+    try:
+        child = subprocess.Popen([sys.executable, "-c", _SERVE, str(write_end)], stdin=subprocess.PIPE,
+                                 stdout=_stderr_fd(),
+                                 pass_fds=(write_end,))
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    results = os.fdopen(read_end, "rb")
+    assert child.stdin is not None
     feed_errors: list[BaseException] = []
     feeder = threading.Thread(target=_feed, args=(child.stdin, target, jobs, feed_errors),
                               name="lineagegraph-map-feeder", daemon=True)
@@ -47,7 +60,7 @@ def mapped_in_child(target: str, jobs: Iterable[tuple[Any, ...]]) -> Iterator[An
     try:
         while True:
             try:
-                status, value = pickle.load(child.stdout)  # noqa: S301 - our own child's pipe
+                status, value = pickle.load(results)  # noqa: S301 - our own child's pipe
             except EOFError:
                 break
             if status == "error":
@@ -63,8 +76,16 @@ def mapped_in_child(target: str, jobs: Iterable[tuple[Any, ...]]) -> Iterator[An
         if child.poll() is None:
             child.kill()
         child.wait()
-        child.stdout.close()
+        results.close()
         feeder.join()
+
+
+def _stderr_fd() -> int:
+    """Where the child's stdout goes: this process's stderr, or nowhere if it has none."""
+    try:
+        return sys.__stderr__.fileno() if sys.__stderr__ is not None else subprocess.DEVNULL
+    except (OSError, ValueError):  # closed, or not a file (io.UnsupportedOperation is both)
+        return subprocess.DEVNULL
 
 
 def _feed(pipe: BinaryIO, target: str, jobs: Iterable[tuple[Any, ...]], errors: list[BaseException]) -> None:
@@ -84,8 +105,7 @@ def _feed(pipe: BinaryIO, target: str, jobs: Iterable[tuple[Any, ...]], errors: 
 
 def serve() -> None:
     """The child's loop: read jobs until the parent closes the pipe; stop after the first error."""
-    jobs, results = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # whatever the mapping prints must not mix with the results
+    jobs, results = sys.stdin.buffer, os.fdopen(int(sys.argv[1]), "wb")
     path, target = pickle.load(jobs)  # noqa: S301 - the parent's pipe, no one else's
     sys.path[:] = path
     module, _, name = target.partition(":")

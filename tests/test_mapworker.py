@@ -48,3 +48,13 @@ def test_stopping_early_stops_the_child() -> None:
 def test_mapped_here_or_in_a_child_the_graph_is_the_same() -> None:
     here = list(stream_graph(SAMPLE, chunk_records=3, in_child=False))
     assert here and canonical(here) == canonical(list(stream_graph(SAMPLE, chunk_records=3, in_child=True)))
+
+
+def test_what_the_mapping_writes_to_stdout_cannot_mix_with_the_results(capfd: pytest.CaptureFixture[str]) -> None:
+    # Straight to file descriptor 1, as a C library would, and through print(): the results travel
+    # on a pipe of their own and the writes end up on this process's stderr.
+    noise = b"\x80\x95 not a pickle \x00" * 64
+    assert list(mapped_in_child("os:write", [(1, noise)] * 20)) == [len(noise)] * 20
+    assert list(mapped_in_child("builtins:print", [("printed by the mapping",)] * 3)) == [None] * 3
+    out, err = capfd.readouterr()
+    assert "printed by the mapping" in err and "printed by the mapping" not in out
