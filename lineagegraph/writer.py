@@ -84,7 +84,7 @@ FOREACH (_ IN CASE WHEN overflow AND {v}.import_shared IS NULL THEN [1] ELSE [] 
 MAX_TRACKED_SOURCES = 64
 
 # How many (node id, run) pairs of committed chunks a writer remembers to skip endpoint statements
-# (~100 MB at most); past that it forgets them all and starts again, costing only speed.
+# (~160 MB at most); past that it forgets them all and starts again, costing only speed.
 MAX_REMEMBERED_NODES = 1_000_000
 
 # True when row.props or row.times would change `{v}`: compared key by key, without copying a map.
@@ -457,15 +457,11 @@ class ChunkedWriter:
         chunk, self._chunk = self._chunk, _Chunk()
         if not chunk.rows:
             return
-        # Planned here, while the chunk before it may still be committing: merging rows into
-        # layers is Python work that, on the worker, held up the commit path (1.5 s of a 26 s
-        # 200k-record import).
-        plan = _Plan.of(chunk)
-        self._in_flight.submit(lambda: self._commit(plan), self._report)
+        self._in_flight.submit(lambda: self._commit(chunk), self._report)
 
-    def _commit(self, plan: _Plan) -> dict[str, _RunChunk]:
+    def _commit(self, chunk: _Chunk) -> dict[str, _RunChunk]:
         with self._driver.session(database=self._database) as session:
-            return session.execute_write(self._write_chunk, plan)
+            return session.execute_write(self._write_chunk, chunk)
 
     def _report(self, result: dict[str, _RunChunk]) -> None:
         # Runs on the caller's thread before the next chunk's job starts (Background.submit waits).
@@ -501,76 +497,42 @@ class ChunkedWriter:
             if self._progress:
                 self._progress(expected)
 
-    def _write_chunk(self, tx: ManagedTransaction, plan: _Plan) -> dict[str, _RunChunk]:
+    def _write_chunk(self, tx: ManagedTransaction, chunk: _Chunk) -> dict[str, _RunChunk]:
         result: dict[str, _RunChunk] = {}  # a retried transaction starts from zero again
-        for query, kind, layers in plan.nodes:
-            for layer in layers:
-                self._statement(tx, query, layer, result, kind=kind)
+        declared: set[tuple[str, str]] = set()  # (id, run): nodes the chunk's runs declare
         # An end that its run declared in this chunk or a committed one exists and lists that run
         # already: its endpoint statement (a MERGE and the touch of its bookkeeping) would change
         # nothing. A file that lists its elements before its relations (PROV-JSON does) made one
         # such statement per end of every relation, a fifth of the import's statement time.
         committed = self._committed
-        for end_kind, rows in plan.ends.items():
-            rows = [row for row in rows if (row["id"], row["run"]) not in committed]
+        for (kind, extra), rows in chunk.nodes.items():
+            for layer in _merged(rows, lambda row: row["id"]):
+                self._statement(tx, _node_query(kind, extra), layer, result, kind=kind.value)
+            for row in rows:
+                result[row["run"]].node_ids.append(row["id"])
+                declared.add((row["id"], row["run"]))
+        ends: dict[ElementKind | None, list[dict[str, Any]]] = defaultdict(list)
+        for cls, rows in chunk.relations.items():
+            for row in rows:
+                for end_kind, ident in ((cls.start_kind, row["start"]), (cls.end_kind, row["end"])):
+                    if (ident, row["run"]) not in declared and (ident, row["run"]) not in committed:
+                        ends[end_kind].append({"id": ident, "props": None, "times": None, "run": row["run"],
+                                               "source": row["source"]})
+        for end_kind, rows in ends.items():
             for layer in _merged(rows, lambda row: row["id"]):
                 self._statement(tx, _endpoint_query(end_kind), layer, None)
-        for query, layers in plan.relations:
-            for layer in layers:
-                self._statement(tx, query, layer, result, True)
-        for run, touched in plan.touched.items():
-            done = result.setdefault(run, _RunChunk())
-            done.node_ids, done.rel_types, done.rel_starts, done.rel_ends, done.rel_keys = touched
+        for cls, rows in chunk.relations.items():
+            for layer in _merged(rows, lambda row: (row["start"], row["end"], row["key"])):
+                self._statement(tx, _relation_query(cls.type, cls.start_kind, cls.end_kind), layer, result, True)
+            for row in rows:
+                done = result[row["run"]]
+                done.rel_types.append(cls.type.value)
+                done.rel_starts.append(row["start"])
+                done.rel_ends.append(row["end"])
+                done.rel_keys.append(row["key"])
         tx.run(_RUN_PROGRESS, runs=[done.row(run) for run, done in result.items()],
                now=datetime.now(UTC)).consume()
         return result
-
-
-@dataclass
-class _Plan:
-    """A chunk made ready for its transaction: statements with their layers of merged rows, the
-    ends of relations that the chunk does not declare (per end kind), and per run what it touches
-    (node ids; relationship types, starts, ends and keys)."""
-
-    nodes: list[tuple[str, str, list[list[dict[str, Any]]]]]
-    ends: dict[ElementKind | None, list[dict[str, Any]]]
-    relations: list[tuple[str, list[list[dict[str, Any]]]]]
-    touched: dict[str, tuple[list[str], list[str], list[str], list[str], list[str]]]
-
-    @classmethod
-    def of(cls, chunk: _Chunk) -> _Plan:
-        touched: dict[str, tuple[list[str], list[str], list[str], list[str], list[str]]] = {}
-
-        def lists(run: str) -> tuple[list[str], list[str], list[str], list[str], list[str]]:
-            found = touched.get(run)
-            if found is None:
-                found = touched[run] = ([], [], [], [], [])
-            return found
-
-        nodes = []
-        declared: set[tuple[str, str]] = set()  # (id, run): nodes the chunk's runs declare
-        for (kind, extra), rows in chunk.nodes.items():
-            nodes.append((_node_query(kind, extra), kind.value, _merged(rows, lambda row: row["id"])))
-            for row in rows:
-                lists(row["run"])[0].append(row["id"])
-                declared.add((row["id"], row["run"]))
-        ends: dict[ElementKind | None, list[dict[str, Any]]] = defaultdict(list)
-        relations = []
-        for rel_cls, rows in chunk.relations.items():
-            for row in rows:
-                for end_kind, ident in ((rel_cls.start_kind, row["start"]), (rel_cls.end_kind, row["end"])):
-                    if (ident, row["run"]) not in declared:
-                        ends[end_kind].append({"id": ident, "props": None, "times": None, "run": row["run"],
-                                               "source": row["source"]})
-            relations.append((_relation_query(rel_cls.type, rel_cls.start_kind, rel_cls.end_kind),
-                              _merged(rows, lambda row: (row["start"], row["end"], row["key"]))))
-            for row in rows:
-                _, types, starts, ends_, keys = lists(row["run"])
-                types.append(rel_cls.type.value)
-                starts.append(row["start"])
-                ends_.append(row["end"])
-                keys.append(row["key"])
-        return cls(nodes, dict(ends), relations, touched)
 
 
 def _merged(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable]) -> list[list[dict[str, Any]]]:
