@@ -47,16 +47,22 @@ def import_prov(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress, no summaries; errors only.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON summary on stdout.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Read and write every file, even one unchanged since its last complete import.",
+    )] = False,
 ) -> None:
     """Import PROV-N, PROV-JSON, PROV-XML, PROV-JSONLD or PROV-O (Turtle, TriG, RDF/XML) files.
 
     A bad file is reported (exit code 2) and nothing of it is written; the other files still land.
+    A file unchanged since its last complete import (same bytes, format, lineagegraph version and
+    redaction rules, and no run of it removed or failed since) is not read again: its run is
+    recorded as skipped. Use --force to import it all the same.
     """
     importer = ProvImporter(fmt.value if fmt is not None else None)
     silent = is_quiet(quiet)
     with open_store(quiet=silent) as store:
         if silent:
-            outcome = run_import(store, importer, [str(f) for f in files])
+            outcome = run_import(store, importer, [str(f) for f in files], force=force)
         else:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -68,7 +74,7 @@ def import_prov(
                     task = bar.add_task(Path(unit.source).name, total=unit.size)
                     return lambda n: bar.advance(task, n)
 
-                outcome = run_import(store, importer, [str(f) for f in files], on_unit=on_unit)
+                outcome = run_import(store, importer, [str(f) for f in files], on_unit=on_unit, force=force)
     if as_json:
         print_json({
             "imports": [s.as_dict() for s in outcome.summaries],

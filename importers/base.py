@@ -13,6 +13,12 @@ An importer is any object with two members:
     PROV ``elements`` and ``relations`` it says, built from :mod:`lineagegraph.model` (the models
     validate, redact secret-looking values and keep labels to the allow-list).
 
+Optionally, ``input_settings: str``: what besides a file's bytes decides the graph the importer
+yields from it (its options, such as a forced format). An importer that has it declares its
+mapping of files deterministic: :func:`run_import` then skips a file that is unchanged since its
+last complete import (same bytes, settings, lineagegraph version and redaction rules), recording
+a ``skipped`` run instead, unless called with ``force=True``.
+
 Rules an importer keeps:
 
 * **Ids** follow :mod:`lineagegraph.identity`: :func:`~lineagegraph.identity.location_id` for data
@@ -44,6 +50,7 @@ from typing import Protocol
 
 from lineagegraph.errors import InputError
 from lineagegraph.model import Element, Relation
+from lineagegraph.runs import InputRead, complete_read, input_digest, skip_if_unchanged
 from lineagegraph.store import GraphStore, ImportSummary
 
 __all__ = ["ImportOutcome", "ImportUnit", "Importer", "run_import"]
@@ -107,24 +114,62 @@ def run_import(
     sources: Iterable[str],
     *,
     on_unit: Callable[[ImportUnit], Callable[[int], None] | None] | None = None,
+    force: bool = False,
 ) -> ImportOutcome:
     """Import every source; a bad source is reported and skipped, the others still land.
 
     ``on_unit`` is called before each unit is written and may return a progress callback that
-    receives the number of rows written per batch.
+    receives the number of rows written per batch. A file unchanged since its last complete
+    import is not read again when the importer has ``input_settings`` (see the module docstring):
+    its summary says ``skipped``. ``force`` reads and writes it all the same.
     """
     outcome = ImportOutcome()
     # Runs of importers that died (killed, machine lost) are closed first, so no record lies.
     store.reconcile_runs()
+    settings = getattr(importer, "input_settings", None)
     for given in sources:
         # A file is the same source from any working directory (cron jobs often differ).
         source = str(Path(given).resolve()) if Path(given).exists() else given
+        read = _read_of(source, settings)
+        if read is not None and not force:
+            skipped = skip_if_unchanged(store, importer.name, read)
+            if skipped is not None:
+                outcome.summaries.append(skipped)
+                continue
+        units = 0
         try:
             for unit in importer.units(source):
                 progress = on_unit(unit) if on_unit else None
                 outcome.summaries.append(
-                    store.import_elements(importer.name, unit.source, unit.items(), progress=progress)
+                    store.import_elements(importer.name, unit.source, unit.items(), progress=progress, read=read)
                 )
+                units += 1
         except InputError as exc:
             outcome.errors.append(exc)
+            continue
+        if read is not None and _stat(Path(source)) == read.stat:
+            complete_read(store, read, units)
     return outcome
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
+
+
+def _read_of(source: str, settings: object) -> InputRead | None:
+    """The reading about to start of ``source``, if it is a file an unchanged copy of which may be skipped."""
+    if not isinstance(settings, str):
+        return None
+    path = Path(source)
+    if not path.is_file():
+        return None
+    # Taken before the digest: a file rewritten while it is read is not recorded as read whole.
+    stat = _stat(path)
+    try:
+        return InputRead(source, input_digest(path, settings), stat=stat)
+    except OSError:
+        return None  # unreadable: the importer reports it as it reads

@@ -392,6 +392,12 @@ class ProvImporter:
         self.stream_above = stream_above
         self.warnings: dict[str, list[str]] = {}
 
+    @property
+    def input_settings(self) -> str:
+        """What besides a file's bytes decides its graph (see :mod:`lineagegraph.importers.base`):
+        the forced format. Streamed or read whole, a file maps to the same graph."""
+        return f"format={self.fmt or 'detected'}"
+
     def _streamed(self, path: Path) -> Iterator[Element | Relation] | None:
         """The graph of a large PROV-JSON file as a stream, or None to read the file whole."""
         try:

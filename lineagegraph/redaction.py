@@ -18,6 +18,7 @@ Values that are identity rather than secrets are kept: a content hash under a ke
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import re
@@ -30,7 +31,8 @@ from typing import Any
 
 from lineagegraph.errors import ConfigError
 
-__all__ = ["REDACTED", "RuleSet", "is_secret_key", "redact", "redact_value", "rules", "use_rules_file"]
+__all__ = ["REDACTED", "RuleSet", "is_secret_key", "redact", "redact_value", "rules", "rules_fingerprint",
+           "use_rules_file"]
 
 REDACTED = "[redacted]"
 
@@ -136,6 +138,14 @@ def _default_rules() -> RuleSet:
 
 _active: RuleSet = _default_rules()
 _extra_file: Path | None = None
+_extra_text = ""
+
+
+def rules_fingerprint() -> str:
+    """A digest of the rules in use (the packaged defaults and the site file's text): an input
+    imported under other rules would give other values, so it is not skipped as unchanged."""
+    default = (resources.files("lineagegraph") / "redaction_rules.toml").read_bytes()
+    return hashlib.sha256(default + b"\0" + _extra_text.encode()).hexdigest()
 
 
 def rules() -> RuleSet:
@@ -145,17 +155,18 @@ def rules() -> RuleSet:
 
 def use_rules_file(path: Path | None) -> None:
     """Use the packaged defaults plus the rules in ``path`` (``None``: the defaults only)."""
-    global _active, _extra_file
+    global _active, _extra_file, _extra_text
     if path == _extra_file:
         return
     ruleset = _default_rules()
+    text = ""
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read the redaction rules file {path}: {exc.strerror or exc}") from exc
         ruleset.extend(_load(text, str(path)), str(path))
-    _active, _extra_file = ruleset, path
+    _active, _extra_file, _extra_text = ruleset, path, text
     is_secret_key.cache_clear()
     _is_hash_key.cache_clear()
 

@@ -13,20 +13,25 @@ to the run, not to the graph. Runs recorded before batches existed are undone by
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib import metadata
+from pathlib import Path
 from typing import Any, Protocol
 
 import neo4j
 
 from lineagegraph.errors import NotFoundError
 from lineagegraph.process import pid_alive
+from lineagegraph.redaction import rules_fingerprint
 from lineagegraph.writer import Counts, relation_type
 
-__all__ = ["ImportSummary", "new_run_id", "reconcile_stale_runs", "remove_run"]
+__all__ = ["ImportSummary", "InputRead", "complete_read", "input_digest", "new_run_id", "reconcile_stale_runs",
+           "remove_run", "skip_if_unchanged"]
 
 # A run with no heartbeat for this long is taken for dead even when its host cannot be checked.
 DEFAULT_STALE_AFTER = timedelta(hours=1)
@@ -55,6 +60,38 @@ def new_run_id() -> str:
     return f"run-{now().strftime('%Y%m%dT%H%M%SZ')}-{secrets.token_hex(4)}"
 
 
+@dataclass(frozen=True)
+class InputRead:
+    """One reading of an input file: its path, what decided its graph (``digest``), and a token
+    shared by the runs of the units it yielded (a file may yield several)."""
+
+    path: str
+    digest: str
+    stat: tuple[int, int] | None = None
+    """Size and modification time when the digest was taken."""
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+
+
+def input_digest(path: Path, settings: str) -> str:
+    """What decides the graph an import of ``path`` writes: the file's bytes, the importer's
+    ``settings``, this version of lineagegraph and the redaction rules in use."""
+    digest = hashlib.sha256()
+    for part in (_version(), settings, rules_fingerprint()):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    with path.open("rb") as stream:
+        while block := stream.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("lineagegraph")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 @dataclass
 class ImportSummary:
     """The outcome of one import run, as printed by the CLI and stored on the ``ImportRun`` node."""
@@ -67,6 +104,7 @@ class ImportSummary:
     status: str = "running"
     error: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)
+    read: InputRead | None = None
 
     @property
     def source_key(self) -> str:
@@ -74,6 +112,9 @@ class ImportSummary:
         return f"{self.importer}:{self.source}"
 
     def line(self) -> str:
+        if self.status == "skipped":
+            return (f"{self.source}: skipped, unchanged since run {self.notes.get('unchanged since')} "
+                    f"(run {self.run_id}; --force reads it again)")
         n, r = self.nodes, self.relationships
         extra = "".join(f"; {k} {v}" for k, v in sorted(self.notes.items()))
         return (
@@ -95,8 +136,8 @@ class ImportSummary:
         }
 
 
-def start_run(store: GraphStore, importer: str, source: str) -> ImportSummary:
-    summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
+def start_run(store: GraphStore, importer: str, source: str, read: InputRead | None = None) -> ImportSummary:
+    summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source, read=read)
     start_runs(store, [summary])
     return summary
 
@@ -108,8 +149,11 @@ def start_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
         "UNWIND $runs AS run CREATE (r:ImportRun {id: run.id, importer: run.importer, source: run.source, "
         "started_at: $now, heartbeat_at: $now, status: 'running', host: $host, pid: $pid, batched: true, "
         "chunks: 0, nodes_created: 0, nodes_updated: 0, nodes_unchanged: 0, relationships_created: 0, "
-        "relationships_updated: 0, relationships_unchanged: 0})",
-        runs=[{"id": s.run_id, "importer": s.importer, "source": s.source} for s in summaries],
+        "relationships_updated: 0, relationships_unchanged: 0, input: run.input, input_digest: run.digest, "
+        "input_read: run.read})",
+        runs=[{"id": s.run_id, "importer": s.importer, "source": s.source,
+               "input": s.read.path if s.read else None, "digest": s.read.digest if s.read else None,
+               "read": s.read.token if s.read else None} for s in summaries],
         now=now(), host=socket.gethostname(), pid=os.getpid(),
     )
 
@@ -129,6 +173,55 @@ def finish_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
                "notes": [f"{k}={v}" for k, v in sorted(s.notes.items())] or None} for s in summaries],
         now=now(),
     )
+
+
+def complete_read(store: GraphStore, read: InputRead, units: int) -> None:
+    """Record that ``read`` yielded ``units`` units, every one imported ``ok``: only a complete
+    reading of an input can let a later import of the unchanged input be skipped."""
+    store.write_query("MATCH (r:ImportRun {input_read: $token}) SET r.input_units = $units",
+                      token=read.token, units=units)
+
+
+# The runs of the newest reading of an input, when re-reading it would change nothing: the
+# reading was complete, of the same digest, every run of it ended ok and is still the newest
+# run of its source (none was removed, failed or superseded since).
+_UNCHANGED = """
+MATCH (r:ImportRun {importer: $importer, input: $input})
+WHERE r.status <> 'skipped'
+WITH r ORDER BY r.started_at DESC LIMIT 1
+WITH r WHERE r.input_digest = $digest AND r.input_units IS NOT NULL
+MATCH (s:ImportRun {input_read: r.input_read})
+WITH r, collect(s) AS runs
+WHERE size(runs) = r.input_units AND all(s IN runs WHERE s.status = 'ok' AND NOT EXISTS {
+  MATCH (t:ImportRun {importer: s.importer, source: s.source})
+  WHERE t.started_at > s.started_at AND t.status <> 'skipped' })
+UNWIND runs AS s
+RETURN s.id AS id, s.source AS source ORDER BY s.started_at, s.id
+"""
+
+
+def skip_if_unchanged(store: GraphStore, importer: str, read: InputRead) -> ImportSummary | None:
+    """If importing ``read`` again would change nothing (see _UNCHANGED), record a ``skipped``
+    run that names the runs it repeats, and return its summary; else None.
+
+    The skipped run writes nothing and owns nothing: the elements keep naming the runs it repeats,
+    so ``imports remove`` of one of those still undoes it, and the next import reads the file.
+    """
+    same = store.read(_UNCHANGED, importer=importer, input=read.path, digest=read.digest)
+    if not same:
+        return None
+    summary = ImportSummary(run_id=new_run_id(), importer=importer, source=read.path, status="skipped",
+                            notes={"unchanged since": ", ".join(row["id"] for row in same)})
+    store.write_query(
+        "CREATE (r:ImportRun {id: $id, importer: $importer, source: $source, started_at: $now, ended_at: $now, "
+        "heartbeat_at: $now, status: 'skipped', host: $host, pid: $pid, batched: true, chunks: 0, "
+        "nodes_created: 0, nodes_updated: 0, nodes_unchanged: 0, relationships_created: 0, "
+        "relationships_updated: 0, relationships_unchanged: 0, input: $source, input_digest: $digest, "
+        "same_as: $same, notes: $notes})",
+        id=summary.run_id, importer=importer, source=read.path, now=now(), host=socket.gethostname(),
+        pid=os.getpid(), digest=read.digest, same=[row["id"] for row in same],
+        notes=[f"{k}={v}" for k, v in summary.notes.items()])
+    return summary
 
 
 def reconcile_stale_runs(store: GraphStore, *, stale_after: timedelta = DEFAULT_STALE_AFTER) -> list[str]:

@@ -27,6 +27,7 @@ from lineagegraph.errors import ConfigError, InputError, NotFoundError, ServerEr
 from lineagegraph.model import Element, Relation
 from lineagegraph.runs import (
     ImportSummary,
+    InputRead,
     finish_run,
     finish_runs,
     new_run_id,
@@ -51,6 +52,8 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
     "DROP INDEX element_created_by IF EXISTS",
     "CREATE INDEX import_batch_run IF NOT EXISTS FOR (b:ImportBatch) ON (b.run, b.seq)",
     "CREATE INDEX import_run_status IF NOT EXISTS FOR (r:ImportRun) ON (r.status)",
+    "CREATE INDEX import_run_input IF NOT EXISTS FOR (r:ImportRun) ON (r.input)",
+    "CREATE INDEX import_run_read IF NOT EXISTS FOR (r:ImportRun) ON (r.input_read)",
     "CREATE TEXT INDEX element_id_text IF NOT EXISTS FOR (n:Element) ON (n.id)",
     "CREATE FULLTEXT INDEX element_search IF NOT EXISTS FOR (n:Element) ON EACH [n.label, n.id]",
 )
@@ -164,13 +167,14 @@ class GraphStore:
 
     # -- imports ---------------------------------------------------------------------------
     @contextmanager
-    def import_run(self, importer: str, source: str) -> Iterator[ImportSummary]:
+    def import_run(self, importer: str, source: str, read: InputRead | None = None) -> Iterator[ImportSummary]:
         """Record an import run around a block; the block writes through :meth:`write`.
 
         The run is visible as ``running`` from the start. When the block raises, the run ends
-        ``failed`` with the error and the counts of what its committed chunks wrote.
+        ``failed`` with the error and the counts of what its committed chunks wrote. ``read``
+        names the reading of a file the unit comes from (see :func:`lineagegraph.runs.skip_if_unchanged`).
         """
-        summary = start_run(self, importer, source)
+        summary = start_run(self, importer, source, read)
         try:
             yield summary
         except BaseException as exc:
@@ -205,9 +209,10 @@ class GraphStore:
 
     def import_elements(self, importer: str, source: str, elements: Iterable[Element | Relation],
                         relations: Iterable[Relation] = (), *,
-                        progress: Callable[[int], None] | None = None) -> ImportSummary:
+                        progress: Callable[[int], None] | None = None,
+                        read: InputRead | None = None) -> ImportSummary:
         """Record a run and stream one unit of elements and relations into it."""
-        with self.import_run(importer, source) as summary:
+        with self.import_run(importer, source, read) as summary:
             self.write(summary, elements, relations, progress=progress)
         return summary
 
