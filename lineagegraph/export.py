@@ -25,27 +25,28 @@ __all__ = ["export_prov", "select_all", "select_import_run", "select_lineage", "
 
 # What a run touched, read from its ImportBatch records (time grows with the run, not the graph;
 # and an element shared by more sources than its lists name is still found). Runs recorded before
-# batches existed are found by scanning their run id in the lists.
+# batches existed are found by scanning their run id in the lists. `seq IS NOT NULL` lets Neo4j
+# seek the (run, seq) index: with a predicate on `run` alone it scans every batch.
 _RUN_NODES = """
-MATCH (b:ImportBatch {run: $run})
+MATCH (b:ImportBatch) WHERE b.run IN $runs AND b.seq IS NOT NULL
 UNWIND b.node_ids + b.rel_starts + b.rel_ends AS id
 WITH DISTINCT id
 MATCH (n:Element {id: id})
 RETURN n.id AS id, labels(n) AS labels, properties(n) AS props
 """
 _RUN_RELATIONSHIPS = """
-MATCH (b:ImportBatch {run: $run})
+MATCH (b:ImportBatch) WHERE b.run IN $runs AND b.seq IS NOT NULL
 UNWIND range(0, size(b.rel_types) - 1) AS i
 WITH DISTINCT b.rel_starts[i] AS start, b.rel_types[i] AS type, b.rel_keys[i] AS key, b.rel_ends[i] AS end
 MATCH (a:Element {id: start})-[r {key: key}]->(c:Element {id: end}) WHERE type(r) = type
 RETURN a.id AS start, type(r) AS type, c.id AS end, properties(r) AS props
 """
 _RUN_NODES_UNBATCHED = """
-MATCH (n:Element) WHERE $run IN n.import_runs
+MATCH (n:Element) WHERE any(run IN $runs WHERE run IN n.import_runs)
 RETURN n.id AS id, labels(n) AS labels, properties(n) AS props
 """
 _RUN_RELATIONSHIPS_UNBATCHED = """
-MATCH (a:Element)-[r]->(b:Element) WHERE $run IN r.import_runs
+MATCH (a:Element)-[r]->(b:Element) WHERE any(run IN $runs WHERE run IN r.import_runs)
 RETURN a.id AS start, type(r) AS type, b.id AS end, properties(r) AS props
 """
 _ALL_NODES = "MATCH (n:Element) RETURN n.id AS id, labels(n) AS labels, properties(n) AS props"
@@ -65,13 +66,18 @@ def _subgraph(nodes: list[dict[str, Any]], relationships: list[dict[str, Any]]) 
 
 
 def select_import_run(store: GraphStore, run_id: str) -> Subgraph:
-    """Every node and relationship the import run ``run_id`` wrote or touched."""
-    found = store.read("MATCH (r:ImportRun {id: $id}) RETURN r.batched AS batched", id=run_id)
+    """Every node and relationship the import run ``run_id`` wrote or touched.
+
+    A ``skipped`` run (its file was unchanged) asserts what the runs it repeats wrote: those.
+    """
+    found = store.read("MATCH (r:ImportRun {id: $id}) RETURN r.batched AS batched, r.same_as AS same_as",
+                       id=run_id)
     if not found:
         raise NotFoundError(f"no import run with id {run_id!r} (see 'lineagegraph imports list')")
+    runs = found[0]["same_as"] or [run_id]
     nodes, relationships = ((_RUN_NODES, _RUN_RELATIONSHIPS) if found[0]["batched"]
                             else (_RUN_NODES_UNBATCHED, _RUN_RELATIONSHIPS_UNBATCHED))
-    return _subgraph(store.read(nodes, run=run_id), store.read(relationships, run=run_id))
+    return _subgraph(store.read(nodes, runs=runs), store.read(relationships, runs=runs))
 
 
 def select_all(store: GraphStore) -> Subgraph:

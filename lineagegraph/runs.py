@@ -268,6 +268,12 @@ _DROP = (
 _ONLY = "e.import_runs = [$run] AND NOT coalesce(e.import_shared, false)"
 
 
+# A run's batches. `seq IS NOT NULL` lets Neo4j seek the (run, seq) index: with a predicate on
+# `run` alone it scans every batch of every run.
+BATCH_SEQS = "MATCH (b:ImportBatch {run: $run}) WHERE b.seq IS NOT NULL RETURN b.seq AS seq ORDER BY seq"
+DELETE_BATCHES = "MATCH (b:ImportBatch {run: $run}) WHERE b.seq IS NOT NULL DELETE b"
+
+
 def remove_run(store: GraphStore, run_id: str) -> dict[str, int]:
     """Undo a run: delete what only it asserts, and drop it from what other sources also assert.
 
@@ -290,7 +296,7 @@ def remove_run(store: GraphStore, run_id: str) -> dict[str, int]:
 def _remove_by_batches(store: GraphStore, run_id: str) -> dict[str, int]:
     counts = dict.fromkeys(("relationships_deleted", "relationships_kept", "nodes_deleted", "nodes_kept"), 0)
     seqs = [row["seq"] for row in store.read(
-        "MATCH (b:ImportBatch {run: $run}) RETURN b.seq AS seq ORDER BY seq", run=run_id)]
+        BATCH_SEQS, run=run_id)]
     touched: set[str] = set()
     with store.driver.session(database=store.database) as session:
         # Relationships first: deleting a node detaches whatever still hangs on it.
@@ -327,7 +333,7 @@ def _remove_by_batches(store: GraphStore, run_id: str) -> dict[str, int]:
                 ids=ids[start:start + 10_000], run=run_id).single(strict=True)
             counts["nodes_deleted"] += record["deleted"]
             counts["nodes_kept"] += record["total"] - record["deleted"]
-        session.run("MATCH (b:ImportBatch {run: $run}) DELETE b", run=run_id).consume()
+        session.run(DELETE_BATCHES, run=run_id).consume()
     return counts
 
 

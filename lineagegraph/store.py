@@ -52,6 +52,7 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
     "DROP INDEX element_created_by IF EXISTS",
     "CREATE INDEX import_batch_run IF NOT EXISTS FOR (b:ImportBatch) ON (b.run, b.seq)",
     "CREATE INDEX import_run_status IF NOT EXISTS FOR (r:ImportRun) ON (r.status)",
+    "CREATE INDEX import_run_source IF NOT EXISTS FOR (r:ImportRun) ON (r.source)",
     "CREATE INDEX import_run_input IF NOT EXISTS FOR (r:ImportRun) ON (r.input)",
     "CREATE INDEX import_run_read IF NOT EXISTS FOR (r:ImportRun) ON (r.input_read)",
     "CREATE TEXT INDEX element_id_text IF NOT EXISTS FOR (n:Element) ON (n.id)",

@@ -400,3 +400,24 @@ def test_datetimes_keep_their_instant_and_zone_and_compare_as_unchanged(store: G
     later = store.import_elements("test", "times", records(moment + timedelta(seconds=1)))
     # A relation's time is part of its identity (its key): another time is another generation.
     assert (later.nodes.updated, later.relationships.created) == (1, 1)
+
+
+def test_run_bookkeeping_queries_seek_indexes_instead_of_scanning(store: GraphStore) -> None:
+    # Undo, export by run and the unchanged-file check must cost what the run holds, not what
+    # every run ever imported holds: no label scan of ImportBatch or ImportRun in their plans.
+    from lineagegraph import export, runs
+
+    def operators(plan: dict[str, object]) -> list[str]:
+        children = plan.get("children") or []
+        assert isinstance(children, list)
+        return [f"{plan['operatorType']} {plan.get('args', {}).get('Details', '')}"] + [  # type: ignore[union-attr]
+            op for child in children for op in operators(child)]
+
+    params = {"run": "run-x", "runs": ["run-x"], "importer": "prov", "input": "/x.json", "digest": "d"}
+    with store.driver.session(database=store.database) as session:
+        for query in (runs.BATCH_SEQS, runs.DELETE_BATCHES, runs._UNCHANGED, export._RUN_NODES,
+                      export._RUN_RELATIONSHIPS):
+            plan = session.run("EXPLAIN " + query, **params).consume().plan
+            assert plan is not None
+            scans = [op for op in operators(plan) if "Scan" in op and ("ImportBatch" in op or "ImportRun" in op)]
+            assert not scans, (query, scans)

@@ -147,3 +147,14 @@ def test_the_cli_says_skipped_and_force_imports(store: GraphStore, cli_env: dict
                             capture_output=True, text=True).stdout
     summary = json.loads(forced)["imports"][0]
     assert summary["status"] == "ok" and summary["nodes"]["unchanged"] == 3
+
+
+def test_exporting_a_skipped_run_exports_what_it_repeats(store: GraphStore, tmp_path: Path) -> None:
+    from lineagegraph.export import select_import_run
+
+    doc = write_doc(tmp_path / "doc.json")
+    first = run_import(store, ProvImporter(), [str(doc)]).summaries[0]
+    skipped = run_import(store, ProvImporter(), [str(doc)]).summaries[0]
+    repeated, original = select_import_run(store, skipped.run_id), select_import_run(store, first.run_id)
+    assert sorted(n.id for n in repeated.nodes) == sorted(n.id for n in original.nodes)
+    assert len(repeated.nodes) == 3 and len(repeated.relationships) == len(original.relationships) == 2
