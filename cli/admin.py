@@ -82,6 +82,7 @@ def imports_list(
             f"nodes +{run.get('nodes_created', 0)} ~{run.get('nodes_updated', 0)}  "
             f"rels +{run.get('relationships_created', 0)} ~{run.get('relationships_updated', 0)}  "
             f"{run.get('source', '')}"
+            + (f"  (same as {', '.join(run['same_as'])})" if run.get("same_as") else "")
         )
 
 

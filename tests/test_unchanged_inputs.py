@@ -143,6 +143,10 @@ def test_the_cli_says_skipped_and_force_imports(store: GraphStore, cli_env: dict
     subprocess.run(command, env=cli_env, check=True)
     shown = subprocess.run(command[:-1], env=cli_env, check=True, capture_output=True, text=True).stdout
     assert "skipped, unchanged since run" in shown and "--force" in shown
+    listed = subprocess.run([sys.executable, "-m", "lineagegraph", "imports", "list"], env=cli_env, check=True,
+                            capture_output=True, text=True).stdout.splitlines()
+    first_run = listed[-1].split()[0]
+    assert "skipped" in listed[0] and f"(same as {first_run})" in listed[0]
     forced = subprocess.run([*command[:-1], "--force", "--json"], env=cli_env, check=True,
                             capture_output=True, text=True).stdout
     summary = json.loads(forced)["imports"][0]
