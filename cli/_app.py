@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -43,6 +43,12 @@ class Direction(StrEnum):
     UP = "up"
     DOWN = "down"
     BOTH = "both"
+
+
+# The --force option of importers that skip files unchanged since their last complete import.
+ForceOption = Annotated[bool, typer.Option(
+    "--force", help="Read and write every file, even one unchanged since its last complete import.",
+)]
 
 
 def is_quiet(quiet: bool) -> bool:

@@ -11,7 +11,15 @@ from typing import Annotated
 import typer
 
 from lineagegraph import templates
-from lineagegraph.cli._app import Direction, export_app, import_app, is_quiet, open_store, print_json
+from lineagegraph.cli._app import (
+    Direction,
+    ForceOption,
+    export_app,
+    import_app,
+    is_quiet,
+    open_store,
+    print_json,
+)
 from lineagegraph.errors import QueryError
 from lineagegraph.export import export_prov, select_all, select_import_run, select_lineage
 from lineagegraph.importers.base import ImportUnit, run_import
@@ -47,9 +55,7 @@ def import_prov(
     quiet: Annotated[bool, typer.Option(
         "--quiet", "-q", help="No progress, no summaries; errors only.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON summary on stdout.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Read and write every file, even one unchanged since its last complete import.",
-    )] = False,
+    force: ForceOption = False,
 ) -> None:
     """Import PROV-N, PROV-JSON, PROV-XML, PROV-JSONLD or PROV-O (Turtle, TriG, RDF/XML) files.
 

@@ -165,6 +165,9 @@ class CtapipeImporter:
     """Reads ctapipe provenance logs; one :class:`ImportUnit` per file."""
 
     name = SOURCE
+    # A log maps to the same graph whatever else is in the graph: unchanged logs may be skipped
+    # (see lineagegraph.importers.base); there are no options.
+    input_settings = ""
 
     def units(self, source: str) -> Iterator[ImportUnit]:
         try:

@@ -138,7 +138,9 @@ def test_reimport_is_idempotent_and_secrets_in_the_environment_are_not_stored(st
     path = tmp_path / "log.json"
     path.write_text(json.dumps(log))
     run_import(store, CtapipeImporter(), [str(path)])
-    again = run_import(store, CtapipeImporter(), [str(path)]).summaries[0]
+    assert run_import(store, CtapipeImporter(), [str(path)]).summaries[0].status == "skipped"
+    again = run_import(store, CtapipeImporter(), [str(path)], force=True).summaries[0]
+    assert again.status == "ok"
     assert (again.nodes.created, again.nodes.updated, again.relationships.created) == (0, 0, 0)
     assert "wJalrXUtnFEMI" not in _props(store, PROCESS)["environment"]
 
