@@ -9,7 +9,9 @@ heartbeats, reconciliation of dead runs, undo) is in :mod:`lineagegraph.runs`.
 Each import unit is an ``ImportRun`` node (outside the PROV labels). Every node and relationship
 names the run that created it in ``created_by`` and lists, per source that asserts it, the newest
 run of that source (aligned lists ``import_sources`` and ``import_runs``), which is what
-``imports remove`` undoes. Re-importing an unchanged source rewrites only those run ids.
+``imports remove`` undoes. Re-importing an unchanged source rewrites only those run ids; a file
+unchanged since its last complete import is not read at all (see
+:func:`lineagegraph.runs.skip_if_unchanged`).
 """
 
 from __future__ import annotations
