@@ -355,7 +355,11 @@ def check_kinds(elements: list[Element], relations: list[Relation], source: str)
                                      f"{what}; PROV gives every identifier one kind", source=source)
 
 
-STREAM_ABOVE_BYTES = 16 * 1024 * 1024
+# From what size a file is streamed, by format. PROV-JSON from 1 MiB: measured on generated files,
+# the streamed reader is as fast as the whole-document one at 0.9 MB and faster above (15.0-15.5 s
+# against 18.9-19.7 s at 8.9 MB), in a fraction of the memory (216 MB against 731 MB at 8.9 MB:
+# `prov`'s document is ~80 times the file). RDF from 16 MiB.
+STREAM_ABOVE_BYTES = {"json": 1024 * 1024, "rdf": 16 * 1024 * 1024}
 """PROV-JSON and line- or triple-streamable RDF files at least this big are streamed instead of parsed whole."""
 
 
@@ -376,7 +380,8 @@ class ProvImporter:
     while reading a file (values it will reject in future versions, untranslatable RDF) are kept
     in :attr:`warnings` by source. ``max_input_bytes`` caps each file's size (default: the setting).
 
-    PROV-JSON, Turtle, TriG, N-Triples and N-Quads files of ``stream_above`` bytes or more are
+    PROV-JSON files of 1 MiB or more, and Turtle, TriG, N-Triples and N-Quads files of 16 MiB or
+    more (:data:`STREAM_ABOVE_BYTES`; ``stream_above`` sets one size for all formats) are
     streamed (see :mod:`lineagegraph.importers.provjson_stream` and
     :mod:`lineagegraph.importers.provrdf_stream`): memory stays bounded whatever their size, so
     ``max_input_bytes`` does not apply to them, and they are written chunk by chunk (a failure
@@ -386,7 +391,7 @@ class ProvImporter:
     name = "prov"
 
     def __init__(self, fmt: str | None = None, *, max_input_bytes: int | None = None,
-                 stream_above: int = STREAM_ABOVE_BYTES) -> None:
+                 stream_above: int | None = None) -> None:
         self.fmt = fmt
         self.max_input_bytes = max_input_bytes
         self.stream_above = stream_above
@@ -399,9 +404,10 @@ class ProvImporter:
         return f"format={self.fmt or 'detected'}"
 
     def _streamed(self, path: Path) -> Iterator[Element | Relation] | None:
-        """The graph of a large PROV-JSON file as a stream, or None to read the file whole."""
+        """The graph of a big PROV-JSON or RDF file as a stream, or None to read the file whole."""
         try:
-            if path.stat().st_size < self.stream_above:
+            size = path.stat().st_size
+            if size < min(STREAM_ABOVE_BYTES.values()) and self.stream_above is None:
                 return None
             with path.open("rb") as stream:
                 head = stream.read(8192).decode("utf-8", errors="replace")
@@ -409,6 +415,9 @@ class ProvImporter:
             return None  # the whole-document path reports it
         prov_format, options = detect_format(path, head, self.fmt)
         rdf_format = options.get("rdf_format", "")
+        above = self.stream_above if self.stream_above is not None else STREAM_ABOVE_BYTES.get(prov_format)
+        if above is None or size < above:
+            return None
         if prov_format == "json":
             records = _named_errors(stream_graph(path), str(path))
         elif prov_format == "rdf" and rdf_format in RDF_FORMATS:
