@@ -136,16 +136,20 @@ def _default_rules() -> RuleSet:
     return ruleset
 
 
+def _fingerprint(extra_text: str) -> str:
+    default = (resources.files("lineagegraph") / "redaction_rules.toml").read_bytes()
+    return hashlib.sha256(default + b"\0" + extra_text.encode()).hexdigest()
+
+
 _active: RuleSet = _default_rules()
 _extra_file: Path | None = None
-_extra_text = ""
+_active_fingerprint = _fingerprint("")
 
 
 def rules_fingerprint() -> str:
     """A digest of the rules in use (the packaged defaults and the site file's text): an input
     imported under other rules would give other values, so it is not skipped as unchanged."""
-    default = (resources.files("lineagegraph") / "redaction_rules.toml").read_bytes()
-    return hashlib.sha256(default + b"\0" + _extra_text.encode()).hexdigest()
+    return _active_fingerprint
 
 
 def rules() -> RuleSet:
@@ -155,7 +159,7 @@ def rules() -> RuleSet:
 
 def use_rules_file(path: Path | None) -> None:
     """Use the packaged defaults plus the rules in ``path`` (``None``: the defaults only)."""
-    global _active, _extra_file, _extra_text
+    global _active, _extra_file, _active_fingerprint
     if path == _extra_file:
         return
     ruleset = _default_rules()
@@ -166,7 +170,7 @@ def use_rules_file(path: Path | None) -> None:
         except OSError as exc:
             raise ConfigError(f"cannot read the redaction rules file {path}: {exc.strerror or exc}") from exc
         ruleset.extend(_load(text, str(path)), str(path))
-    _active, _extra_file, _extra_text = ruleset, path, text
+    _active, _extra_file, _active_fingerprint = ruleset, path, _fingerprint(text)
     is_secret_key.cache_clear()
     _is_hash_key.cache_clear()
 
