@@ -19,6 +19,7 @@ import secrets
 import socket
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
@@ -85,6 +86,7 @@ def input_digest(path: Path, settings: str) -> str:
     return digest.hexdigest()
 
 
+@cache
 def _version() -> str:
     try:
         return metadata.version("lineagegraph")
@@ -136,6 +138,12 @@ class ImportSummary:
         }
 
 
+# What every new ImportRun node starts with besides its id, importer, source and status.
+_NEW_RUN = ("started_at: $now, heartbeat_at: $now, host: $host, pid: $pid, batched: true, chunks: 0, "
+            "nodes_created: 0, nodes_updated: 0, nodes_unchanged: 0, relationships_created: 0, "
+            "relationships_updated: 0, relationships_unchanged: 0")
+
+
 def start_run(store: GraphStore, importer: str, source: str, read: InputRead | None = None) -> ImportSummary:
     summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source, read=read)
     start_runs(store, [summary])
@@ -147,10 +155,7 @@ def start_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
     _ACTIVE.update(s.run_id for s in summaries)
     store.write_query(
         "UNWIND $runs AS run CREATE (r:ImportRun {id: run.id, importer: run.importer, source: run.source, "
-        "started_at: $now, heartbeat_at: $now, status: 'running', host: $host, pid: $pid, batched: true, "
-        "chunks: 0, nodes_created: 0, nodes_updated: 0, nodes_unchanged: 0, relationships_created: 0, "
-        "relationships_updated: 0, relationships_unchanged: 0, input: run.input, input_digest: run.digest, "
-        "input_read: run.read})",
+        f"status: 'running', {_NEW_RUN}, input: run.input, input_digest: run.digest, input_read: run.read}})",
         runs=[{"id": s.run_id, "importer": s.importer, "source": s.source,
                "input": s.read.path if s.read else None, "digest": s.read.digest if s.read else None,
                "read": s.read.token if s.read else None} for s in summaries],
@@ -213,11 +218,8 @@ def skip_if_unchanged(store: GraphStore, importer: str, read: InputRead) -> Impo
     summary = ImportSummary(run_id=new_run_id(), importer=importer, source=read.path, status="skipped",
                             notes={"unchanged since": ", ".join(row["id"] for row in same)})
     store.write_query(
-        "CREATE (r:ImportRun {id: $id, importer: $importer, source: $source, started_at: $now, ended_at: $now, "
-        "heartbeat_at: $now, status: 'skipped', host: $host, pid: $pid, batched: true, chunks: 0, "
-        "nodes_created: 0, nodes_updated: 0, nodes_unchanged: 0, relationships_created: 0, "
-        "relationships_updated: 0, relationships_unchanged: 0, input: $source, input_digest: $digest, "
-        "same_as: $same, notes: $notes})",
+        "CREATE (r:ImportRun {id: $id, importer: $importer, source: $source, status: 'skipped', "
+        f"{_NEW_RUN}, ended_at: $now, input: $source, input_digest: $digest, same_as: $same, notes: $notes}})",
         id=summary.run_id, importer=importer, source=read.path, now=now(), host=socket.gethostname(),
         pid=os.getpid(), digest=read.digest, same=[row["id"] for row in same],
         notes=[f"{k}={v}" for k, v in summary.notes.items()])
