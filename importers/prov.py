@@ -355,12 +355,12 @@ def check_kinds(elements: list[Element], relations: list[Relation], source: str)
                                      f"{what}; PROV gives every identifier one kind", source=source)
 
 
-# From what size a file is streamed, by format. PROV-JSON from 1 MiB: measured on generated files,
-# the streamed reader is as fast as the whole-document one at 0.9 MB and faster above (15.0-15.5 s
-# against 18.9-19.7 s at 8.9 MB), in a fraction of the memory (216 MB against 731 MB at 8.9 MB:
-# `prov`'s document is ~80 times the file). RDF from 16 MiB.
+# PROV-JSON from 1 MiB: measured on generated files, the streamed reader is as fast as the
+# whole-document one at 0.9 MB and faster above (15.0-15.5 s against 18.9-19.7 s at 8.9 MB), in a
+# fraction of the memory (216 MB against 731 MB at 8.9 MB: `prov`'s document is ~80 times the file).
 STREAM_ABOVE_BYTES = {"json": 1024 * 1024, "rdf": 16 * 1024 * 1024}
-"""PROV-JSON and line- or triple-streamable RDF files at least this big are streamed instead of parsed whole."""
+"""By format: PROV-JSON and line- or triple-streamable RDF files at least this big are streamed
+instead of parsed whole."""
 
 
 def _named_errors(records: Iterator[Element | Relation], source: str) -> Iterator[Element | Relation]:
@@ -405,9 +405,11 @@ class ProvImporter:
 
     def _streamed(self, path: Path) -> Iterator[Element | Relation] | None:
         """The graph of a big PROV-JSON or RDF file as a stream, or None to read the file whole."""
+        thresholds = (STREAM_ABOVE_BYTES if self.stream_above is None
+                      else dict.fromkeys(STREAM_ABOVE_BYTES, self.stream_above))
         try:
             size = path.stat().st_size
-            if size < min(STREAM_ABOVE_BYTES.values()) and self.stream_above is None:
+            if size < min(thresholds.values()):  # too small to stream in any format: no need to look
                 return None
             with path.open("rb") as stream:
                 head = stream.read(8192).decode("utf-8", errors="replace")
@@ -415,8 +417,7 @@ class ProvImporter:
             return None  # the whole-document path reports it
         prov_format, options = detect_format(path, head, self.fmt)
         rdf_format = options.get("rdf_format", "")
-        above = self.stream_above if self.stream_above is not None else STREAM_ABOVE_BYTES.get(prov_format)
-        if above is None or size < above:
+        if size < thresholds.get(prov_format, size + 1):
             return None
         if prov_format == "json":
             records = _named_errors(stream_graph(path), str(path))
