@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,21 @@ endDocument
     ids = [r["id"] for r in store.read("MATCH (n:Element) RETURN n.id AS id")]
     assert ids == [f"https://etl:{REDACTED}@lineage.example.org/ns#table"]
     assert "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" in dumped
+
+
+def test_the_prefilter_finds_every_trigger_and_nothing_shorter() -> None:
+    """The quick scan that lets most values through untouched must never miss a trigger (a
+    secret would get through) and should not fire on a trigger's mere beginning."""
+    from lineagegraph.redaction import _trie_pattern, rules
+
+    triggers = rules().prefilter
+    assert triggers
+    found = re.compile(_trie_pattern(triggers))
+    for trigger in triggers:
+        for text in (trigger, f"x{trigger}", f"{trigger}x", f"a {trigger[:-1]} b {trigger} c"):
+            assert found.search(text), (trigger, text)
+        assert found.search(trigger[:-1]) is None or any(t in trigger[:-1] for t in triggers), trigger
+    both = re.compile(_trie_pattern(["ab", "abc", "abd", "b"]))
+    texts = ("a", "ab", "xabdx", "cb", "acd", "")
+    assert [bool(both.search(t)) for t in texts] == [False, True, True, True, False, False]
+    assert _trie_pattern([]) == ""
