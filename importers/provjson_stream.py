@@ -20,7 +20,6 @@ or with a member this reader does not know, is read whole instead (:class:`NotSt
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, BinaryIO
 
 import ijson
 from prov.model import ProvDocument
+from prov.serializers.provjson import decode_json_document
 
 from lineagegraph.importers.mapworker import mapped_in_child
 from lineagegraph.model import Element, Relation
@@ -152,9 +152,13 @@ def _first_pass(path: Path) -> tuple[dict[str, str], set[str]]:
 
 
 def _to_graph(prefixes: dict[str, str], sections: dict[str, dict[str, Any]]) -> tuple[list[Element], list[Relation]]:
+    # prov's own decoder, handed the JSON values ijson built: the same document as parsing the
+    # chunk's text, without writing and re-reading it (prov reads JSON with a Python hook per
+    # object). It deletes "prefix" from the dict it is given, so that dict is this call's own.
     document = {"prefix": prefixes, **sections} if prefixes else dict(sections)
     with quiet_prov(), paused_gc():
-        parsed = ProvDocument.deserialize(content=json.dumps(document), format="json")
+        parsed = ProvDocument()
+        decode_json_document(document, parsed)
         return document_to_graph(parsed)
 
 
