@@ -167,6 +167,14 @@ def test_wrong_password_is_a_clear_error(neo4j_server: LocalServer) -> None:
         GraphStore.connect(settings)
 
 
+def test_old_transaction_logs_are_bounded(store: GraphStore) -> None:
+    """Neo4j's default keeps two days of transaction logs (gigabytes after a few big imports);
+    the local server keeps at most 1 GiB beyond what recovery needs."""
+    rows = store.read("SHOW SETTINGS YIELD name, value WHERE name = $name RETURN value",
+                      name="db.tx_log.rotation.retention_policy")
+    assert rows == [{"value": "1G size"}]
+
+
 def test_missing_java_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
