@@ -115,7 +115,8 @@ class ImportSummary:
 
     def line(self) -> str:
         if self.status == "skipped":
-            return (f"{self.source}: skipped, unchanged since run {self.notes.get('unchanged since')} "
+            return (f"{self.source}: skipped, unchanged since run {self.notes.get('unchanged since')}: "
+                    f"{self.nodes.unchanged} nodes and {self.relationships.unchanged} relationships as then "
                     f"(run {self.run_id}; --force reads it again)")
         n, r = self.nodes, self.relationships
         extra = "".join(f"; {k} {v}" for k, v in sorted(self.notes.items()))
@@ -201,7 +202,11 @@ WHERE size(runs) = r.input_units AND all(s IN runs WHERE s.status = 'ok' AND NOT
   MATCH (t:ImportRun {importer: s.importer, source: s.source})
   WHERE t.started_at > s.started_at AND t.status <> 'skipped' })
 UNWIND runs AS s
-RETURN s.id AS id, s.source AS source ORDER BY s.started_at, s.id
+RETURN s.id AS id, s.source AS source,
+       coalesce(s.nodes_created, 0) + coalesce(s.nodes_updated, 0) + coalesce(s.nodes_unchanged, 0) AS nodes,
+       coalesce(s.relationships_created, 0) + coalesce(s.relationships_updated, 0)
+         + coalesce(s.relationships_unchanged, 0) AS relationships
+ORDER BY s.started_at, s.id
 """
 
 
@@ -211,18 +216,24 @@ def skip_if_unchanged(store: GraphStore, importer: str, read: InputRead) -> Impo
 
     The skipped run writes nothing and owns nothing: the elements keep naming the runs it repeats,
     so ``imports remove`` of one of those still undoes it, and the next import reads the file.
+    Its counts are those of the runs it repeats, every one of them unchanged: what a forced import
+    of the file would report if nothing else had touched those elements since.
     """
     same = store.read(_UNCHANGED, importer=importer, input=read.path, digest=read.digest)
     if not same:
         return None
     summary = ImportSummary(run_id=new_run_id(), importer=importer, source=read.path, status="skipped",
                             notes={"unchanged since": ", ".join(row["id"] for row in same)})
+    summary.nodes.unchanged = sum(row["nodes"] for row in same)
+    summary.relationships.unchanged = sum(row["relationships"] for row in same)
     store.write_query(
         "CREATE (r:ImportRun {id: $id, importer: $importer, source: $source, status: 'skipped', "
-        f"{_NEW_RUN}, ended_at: $now, input: $source, input_digest: $digest, same_as: $same, notes: $notes}})",
+        f"{_NEW_RUN}, ended_at: $now, input: $source, input_digest: $digest, same_as: $same, notes: $notes}})"
+        " SET r.nodes_unchanged = $nodes, r.relationships_unchanged = $relationships",
         id=summary.run_id, importer=importer, source=read.path, now=now(), host=socket.gethostname(),
         pid=os.getpid(), digest=read.digest, same=[row["id"] for row in same],
-        notes=[f"{k}={v}" for k, v in summary.notes.items()])
+        notes=[f"{k}={v}" for k, v in summary.notes.items()],
+        nodes=summary.nodes.unchanged, relationships=summary.relationships.unchanged)
     return summary
 
 

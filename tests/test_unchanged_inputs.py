@@ -54,6 +54,13 @@ def test_an_unchanged_file_is_skipped_and_the_skip_is_recorded(store: GraphStore
     assert again.status == "skipped"
     assert again.run_id != first.run_id
     assert first.run_id in again.line() and "skipped" in again.line()
+    # Its counts are true: everything the file asserts, unchanged (what --force would report).
+    assert (again.nodes.created, again.nodes.updated, again.nodes.unchanged) == (0, 0, 3)
+    assert (again.relationships.created, again.relationships.updated, again.relationships.unchanged) == (0, 0, 2)
+    assert "3 nodes and 2 relationships" in again.line()
+    recorded = store.read("MATCH (r:ImportRun {id: $id}) RETURN r.nodes_created AS nc, r.nodes_unchanged AS nn, "
+                          "r.relationships_unchanged AS rn", id=again.run_id)
+    assert recorded == [{"nc": 0, "nn": 3, "rn": 2}]
     assert [(r["status"], r["same_as"]) for r in runs(store)] == [("ok", None), ("skipped", [first.run_id])]
     assert batches(store) == written  # nothing was written for it
     # The elements still name the run that wrote them.
@@ -143,6 +150,7 @@ def test_the_cli_says_skipped_and_force_imports(store: GraphStore, cli_env: dict
     subprocess.run(command, env=cli_env, check=True)
     shown = subprocess.run(command[:-1], env=cli_env, check=True, capture_output=True, text=True).stdout
     assert "skipped, unchanged since run" in shown and "--force" in shown
+    assert "3 nodes and 2 relationships as then" in shown
     listed = subprocess.run([sys.executable, "-m", "lineagegraph", "imports", "list"], env=cli_env, check=True,
                             capture_output=True, text=True).stdout.splitlines()
     first_run = listed[-1].split()[0]
