@@ -50,7 +50,7 @@ from typing import Protocol
 
 from lineagegraph.errors import InputError
 from lineagegraph.model import Element, Relation
-from lineagegraph.runs import InputRead, complete_read, input_digest, skip_if_unchanged
+from lineagegraph.runs import InputRead, complete_read, skip_if_unchanged
 from lineagegraph.store import GraphStore, ImportSummary
 
 __all__ = ["ImportOutcome", "ImportUnit", "Importer", "run_import"]
@@ -130,7 +130,7 @@ def run_import(
     for given in sources:
         # A file is the same source from any working directory (cron jobs often differ).
         source = str(Path(given).resolve()) if Path(given).exists() else given
-        read = _read_of(source, settings)
+        read = InputRead.begin(source, settings)
         if read is not None and not force:
             skipped = skip_if_unchanged(store, importer.name, read)
             if skipped is not None:
@@ -147,29 +147,6 @@ def run_import(
         except InputError as exc:
             outcome.errors.append(exc)
             continue
-        if read is not None and _stat(Path(source)) == read.stat:
+        if read is not None and read.file_unchanged():
             complete_read(store, read, units)
     return outcome
-
-
-def _stat(path: Path) -> tuple[int, int] | None:
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return info.st_size, info.st_mtime_ns
-
-
-def _read_of(source: str, settings: object) -> InputRead | None:
-    """The reading about to start of ``source``, if it is a file an unchanged copy of which may be skipped."""
-    if not isinstance(settings, str):
-        return None
-    path = Path(source)
-    if not path.is_file():
-        return None
-    # Taken before the digest: a file rewritten while it is read is not recorded as read whole.
-    stat = _stat(path)
-    try:
-        return InputRead(source, input_digest(path, settings), stat=stat)
-    except OSError:
-        return None  # unreadable: the importer reports it as it reads

@@ -53,7 +53,7 @@ from typing import IO, Any, Protocol
 
 from lineagegraph.errors import ConfigError, InputError, KindConflictError, LineageGraphError, ServerError
 from lineagegraph.model import Element, ElementKind, Relation
-from lineagegraph.runs import ImportSummary, finish_runs, new_run_id, start_runs
+from lineagegraph.runs import ImportSummary, InputRead, complete_read, finish_runs, new_run_id, start_runs
 from lineagegraph.server import LocalServer, admin_tool_command
 from lineagegraph.settings import Settings
 from lineagegraph.store import GraphStore
@@ -564,7 +564,7 @@ def run_admin_import(server: LocalServer, database: str, files: Sequence[str], w
 
 def _csv_pass(importer: BulkSource, sources: Sequence[str], root: Path, runs: dict[str, ImportSummary],
               failed: dict[str, InputError], failed_runs: list[ImportSummary], max_online: int,
-              progress: Callable[[int], None] | None) -> _Pass:
+              progress: Callable[[int], None] | None, reads: dict[str, InputRead | None]) -> _Pass:
     """Stream every source not yet known to fail; on the first InputError, note it and start over.
 
     A unit that fails once it was handed over gets a failed run (online, its run had started); a
@@ -582,7 +582,8 @@ def _csv_pass(importer: BulkSource, sources: Sequence[str], root: Path, runs: di
                 try:
                     for unit in importer.units(source):
                         current = runs.setdefault(unit.source, ImportSummary(
-                            run_id=new_run_id(), importer=importer.name, source=unit.source))
+                            run_id=new_run_id(), importer=importer.name, source=unit.source,
+                            read=reads.get(source)))
                         stream.add_unit(current, _counted(unit.items(), progress))
                         current = None
                 except InputError as exc:
@@ -653,6 +654,17 @@ def _record(store: GraphStore, unit: _Unit) -> None:
         store.write(summary, unit.online)
 
 
+def _complete_reads(store: GraphStore, reads: dict[str, InputRead | None], summaries: list[ImportSummary],
+                    failed: dict[str, InputError]) -> None:
+    """Mark each file whose every unit loaded ``ok``, unmodified meanwhile, as read whole."""
+    for source, read in reads.items():
+        if read is None or source in failed or not read.file_unchanged():
+            continue
+        mine = [s for s in summaries if s.read is read]
+        if mine and all(s.status == "ok" for s in mine):
+            complete_read(store, read, len(mine))
+
+
 def bulk_load(settings: Settings, importer: BulkSource, sources: Iterable[str], *, work_dir: Path | None = None,
               keep_files: bool = False, max_online: int = 200_000,
               progress: Callable[[int], None] | None = None, quiet: bool = True) -> BulkOutcome:
@@ -673,7 +685,11 @@ def bulk_load(settings: Settings, importer: BulkSource, sources: Iterable[str], 
     work = Path(tempfile.mkdtemp(prefix="lineagegraph-bulk-", dir=work_dir))
     try:
         started = time.perf_counter()
-        stream = _csv_pass(importer, resolved, work / "csv", runs, failed, failed_runs, max_online, progress)
+        # Digested as by run_import, so that an online import of an unchanged file skips it later.
+        settings_of = getattr(importer, "input_settings", None)
+        reads = {source: InputRead.begin(source, settings_of) for source in resolved}
+        stream = _csv_pass(importer, resolved, work / "csv", runs, failed, failed_runs, max_online, progress,
+                           reads)
         outcome.timings["csv_seconds"] = round(time.perf_counter() - started, 2)
         outcome.csv_rows = {"nodes": stream.files.rows("nodes"), "relationships": stream.files.rows("rels")}
         outcome.online_rows = stream.online_rows
@@ -706,6 +722,7 @@ def bulk_load(settings: Settings, importer: BulkSource, sources: Iterable[str], 
                     outcome.errors.append(exc)
                 unit.summary.notes["loaded"] = "neo4j-admin"
             finish_runs(store, good + bad)
+            _complete_reads(store, reads, good + bad, failed)
         outcome.timings["records_seconds"] = round(time.perf_counter() - started, 2)
         outcome.summaries = good + bad
         return outcome

@@ -72,6 +72,34 @@ class InputRead:
     """Size and modification time when the digest was taken."""
     token: str = field(default_factory=lambda: secrets.token_hex(8))
 
+    @classmethod
+    def begin(cls, source: str, settings: object) -> InputRead | None:
+        """The reading about to start of ``source``, if it is a file that an importer with these
+        ``input_settings`` (a string; anything else opts out) may skip when unchanged."""
+        if not isinstance(settings, str):
+            return None
+        path = Path(source)
+        if not path.is_file():
+            return None
+        # Taken before the digest: a file rewritten while it is read is not recorded as read whole.
+        stat = _file_stat(path)
+        try:
+            return cls(source, input_digest(path, settings), stat=stat)
+        except OSError:
+            return None  # unreadable: the importer reports it as it reads
+
+    def file_unchanged(self) -> bool:
+        """Whether the file still has the size and modification time it had when the reading began."""
+        return _file_stat(Path(self.path)) == self.stat
+
+
+def _file_stat(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns
+
 
 def input_digest(path: Path, settings: str) -> str:
     """What decides the graph an import of ``path`` writes: the file's bytes, the importer's

@@ -207,6 +207,19 @@ def test_a_database_that_holds_anything_is_refused_untouched(
         assert _graph(store) == before
 
 
+def test_an_online_import_of_a_bulk_loaded_file_skips_it(
+        bulk_server: BulkServer, bulk_loaded: dict[str, Any], files: dict[str, Path]) -> None:
+    """The cron job that follows a bulk first load does not read the unchanged files again."""
+    result = bulk_server.cli("import", "prov", "--json", str(files["one"]), str(files["two"]))
+    assert result.returncode == 0, result.stderr
+    imports = json.loads(result.stdout)["imports"]
+    bulk_runs = [run["run_id"] for run in bulk_loaded["imports"][:2]]
+    assert [i["status"] for i in imports] == ["skipped", "skipped"]
+    assert [i["notes"]["unchanged since"] for i in imports] == bulk_runs
+    loaded = bulk_loaded["imports"][0]["nodes"]
+    assert imports[0]["nodes"]["unchanged"] == loaded["created"] + loaded["updated"] + loaded["unchanged"] > 0
+
+
 def test_removing_the_bulk_runs_empties_the_graph(bulk_server: BulkServer, bulk_loaded: dict[str, Any]) -> None:
     for run in bulk_loaded["imports"][:2]:
         result = bulk_server.cli("imports", "remove", run["run_id"])
