@@ -30,6 +30,7 @@ from prov.model import ProvDocument
 from prov.serializers.provjson import decode_json_document
 
 from lineagegraph.importers.mapworker import mapped_in_child
+from lineagegraph.importers.provjson_direct import direct_graph
 from lineagegraph.model import Element, Relation
 from lineagegraph.process import paused_gc
 from lineagegraph.provcodec import document_to_graph, quiet_prov
@@ -152,6 +153,13 @@ def _first_pass(path: Path) -> tuple[dict[str, str], set[str]]:
 
 
 def _to_graph(prefixes: dict[str, str], sections: dict[str, dict[str, Any]]) -> tuple[list[Element], list[Relation]]:
+    # Plain records straight to models, the rest through prov: the same models either way.
+    with paused_gc():
+        direct = direct_graph(prefixes, sections)
+    return direct or _prov_graph(prefixes, sections)
+
+
+def _prov_graph(prefixes: dict[str, str], sections: dict[str, dict[str, Any]]) -> tuple[list[Element], list[Relation]]:
     # prov's own decoder, handed the JSON values ijson built: the same document as parsing the
     # chunk's text, without writing and re-reading it (prov reads JSON with a Python hook per
     # object). It deletes "prefix" from the dict it is given, so that dict is this call's own.
