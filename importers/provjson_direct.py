@@ -105,8 +105,8 @@ class _Names:
 
     def name(self, text: Any, *, prov_allowed: bool = False) -> _Name:
         found = self._cache.get(text) if isinstance(text, str) else None
-        if found is not None:
-            return found
+        if found is not None and (prov_allowed or found.prefix != "prov"):
+            return found  # a prov: name only where the caller follows it (cached by another caller)
         if not isinstance(text, str):
             raise _Unsupported
         prefix, sep, local = text.partition(":")
