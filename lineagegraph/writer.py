@@ -480,7 +480,7 @@ class ChunkedWriter:
         """Run ``query`` over merged rows, a batch at a time; add its counts to ``result`` (if given)."""
         batch_size = self._limits.batch
         for start in range(0, len(rows), batch_size):
-            batch = rows[start:start + batch_size]
+            batch = _Rows(rows[start:start + batch_size])
             records = tx.run(query, rows=batch, kinds=KIND_LABELS, max_sources=MAX_TRACKED_SOURCES, **params)
             if result is None:
                 records.consume()
@@ -532,9 +532,24 @@ class ChunkedWriter:
                 done.rel_starts.append(row["start"])
                 done.rel_ends.append(row["end"])
                 done.rel_keys.append(row["key"])
-        tx.run(_RUN_PROGRESS, runs=[done.row(run) for run, done in result.items()],
+        tx.run(_RUN_PROGRESS, runs=_Rows(done.row(run) for run, done in result.items()),
                now=datetime.now(UTC)).consume()
         return result
+
+
+class _Rows(list[Any]):
+    """A statement's rows, with a short ``repr``.
+
+    The driver builds the text of a debug log line for every statement it sends, logging on or
+    not, and that text is the ``repr`` of the parameters: for 5,000 rows, 15 ms of the writer
+    thread's time per statement (1 s of a 200k-record import), every one of them spent while
+    the server waits. Packed into the same bytes as a plain list.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} rows>"
 
 
 def _merged(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], Hashable]) -> list[list[dict[str, Any]]]:
