@@ -12,12 +12,12 @@ and on every chunk of prov's own PROV-JSON corpus.
 
 What sends a chunk to prov: a record given as a list (several records under one key), an element
 with a blank (``_:``) identifier, a name whose prefix the document does not declare (or a default
-namespace, or a redeclared ``prov``/``xsd``), a local part outside letters, digits and ``_.-``, an
-attribute value other than a string or an integer (typed values, lists, booleans, floats, null),
-a label other than a string, any ``prov:`` attribute other than ``prov:label`` and the record's
-formal ones (``prov:type`` among them), a relation with an end missing, ``mentionOf`` and
-``hadMember``, credentials in a namespace URI, two prefixes for one URI, and two relations that
-the codec would merge.
+namespace, a redeclared ``prov``/``xsd``, or their URIs under other prefixes), a local part
+outside letters, digits and ``_.-`` or ending in a dot, an attribute value other than a string or
+an integer (typed values, lists, booleans, floats, null), a label other than a string, any
+``prov:`` attribute other than ``prov:label`` and the record's formal ones (``prov:type`` among
+them), a relation with an end missing, ``mentionOf`` and ``hadMember``, credentials in a
+namespace URI, two prefixes for one URI, and two relations that the codec would merge.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from prov.constants import PROV, PROV_ATTRIBUTE_QNAMES, PROV_N_MAP, PROV_RECORD_IDS_MAP
+from prov.constants import PROV, PROV_ATTRIBUTE_QNAMES, PROV_N_MAP, PROV_RECORD_IDS_MAP, XSD
 from prov.model import PROV_REC_CLS, parse_xsd_datetime
 
 from lineagegraph.model import Element, ElementKind, Relation
@@ -45,7 +45,7 @@ from lineagegraph.redaction import REDACTED, is_secret_key, redact
 
 __all__ = ["direct_graph"]
 
-_LOCAL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
+_LOCAL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?")
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _PROV_URI = PROV.uri
 _LABEL = "prov:label"
@@ -100,6 +100,8 @@ class _Names:
             raise _Unsupported
         if len(set(prefixes.values())) != len(prefixes) or any("@" in u for u in prefixes.values()):
             raise _Unsupported  # a shared URI or one with credentials: prov's own rules apply
+        if {_PROV_URI, XSD.uri} & set(prefixes.values()):
+            raise _Unsupported  # prov's or XSD's namespace under another prefix: prov may rename it
         self._prefixes = prefixes
         self._cache: dict[str, _Name] = {}
 

@@ -118,6 +118,8 @@ def test_secrets_are_redacted_as_through_prov() -> None:
     ({**PREFIXES, "default": "https://d.example/"}, {"entity": {"ex:e": {}}}),
     ({**PREFIXES, "dup": "urn:x:"}, {"entity": {"ex:e": {}}}),
     ({"ex": "https://user:pw@example.org/"}, {"entity": {"ex:e": {}}}),
+    ({**PREFIXES, "p": "http://www.w3.org/ns/prov#"}, {"entity": {"ex:e": {}}}),
+    (PREFIXES, {"entity": {"ex:e.": {}}}),
     (PREFIXES, {"used": {"_:u": {"prov:activity": "ex:a"}}}),
     (PREFIXES, {"used": {"_:u": {"prov:activity": "ex:a", "prov:entity": "ex:e", "prov:role": "ex:input"}}}),
     (PREFIXES, {"used": {"_:u1": {"prov:activity": "ex:a", "prov:entity": "ex:e"},
