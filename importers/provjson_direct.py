@@ -3,7 +3,7 @@
 Most of a big PROV-JSON import's CPU went to ``prov``'s decoder and to reading its objects back
 (the mapping process spent ~65 µs per record). Most records in big files are plain: an element or
 a relation with prefixed identifiers, both ends of a relation given, attribute values that are
-JSON strings or integers. For a chunk made only of such records, :func:`direct_graph` builds the
+JSON strings, integers or qualified names. For a chunk made only of such records, :func:`direct_graph` builds the
 models the codec (:func:`lineagegraph.provcodec.document_to_graph`) would build from prov's parse
 — the same ids, properties, redaction and exact ``prov_attrs`` text, in the same order — following
 the same rules step by step; for anything else it returns None and the chunk goes through prov as
@@ -13,11 +13,13 @@ and on every chunk of prov's own PROV-JSON corpus.
 What sends a chunk to prov: a record given as a list (several records under one key), an element
 with a blank (``_:``) identifier, a name whose prefix the document does not declare (or a default
 namespace, a redeclared ``prov``/``xsd``, or their URIs under other prefixes), a local part
-outside letters, digits and ``_.-`` or ending in a dot, an attribute value other than a string or
-an integer (typed values, lists, booleans, floats, null), a label other than a string, any
-``prov:`` attribute other than ``prov:label`` and the record's formal ones (``prov:type`` among
-them), a relation with an end missing, ``mentionOf`` and ``hadMember``, credentials in a
-namespace URI, two prefixes for one URI, and two relations that the codec would merge.
+outside letters, digits and ``_.-`` or ending in a dot, an attribute value other than a string,
+an integer or a qualified name as prov writes one (``{"$": "ex:x", "type": "prov:QUALIFIED_NAME"}``
+or ``xsd:QName``) — other typed values, lists, booleans, floats, null —, a label other than a
+string, any ``prov:`` attribute other than ``prov:label``, an element's ``prov:type`` and the
+record's formal ones (a relation's ``prov:type`` among them), a relation with an end missing,
+``mentionOf`` and ``hadMember``, credentials in a namespace URI, two prefixes for one URI, and two
+relations that the codec would merge.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from prov.model import PROV_REC_CLS, parse_xsd_datetime
 
 from lineagegraph.model import Element, ElementKind, Relation
 from lineagegraph.provcodec import (
+    _AGENT_TYPES,
     _ELEMENT_KINDS,
+    _EXTRA_LABEL_TYPES,
     _FIELDS,
     _INT64,
     _KIND_MODELS,
@@ -49,6 +53,10 @@ _LOCAL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.\-]*[A-Za-z0-9_\-])?")
 _PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _PROV_URI = PROV.uri
 _LABEL = "prov:label"
+_TYPE = "prov:type"
+# The codec's tables, keyed by full URI here.
+_EXTRA_LABELS = {qname.uri: label for qname, label in _EXTRA_LABEL_TYPES.items()}
+_AGENT_TYPE_URIS = frozenset(qname.uri for qname in _AGENT_TYPES)
 _ELEMENT_SECTIONS = {"entity", "activity", "agent"}
 
 
@@ -126,9 +134,16 @@ def _redacted(name: _Name, value: Any) -> Any:
     return REDACTED if is_secret_key(name.local) else value
 
 
-def _value(value: Any) -> Any:
+_QNAME_TYPES = frozenset({"prov:QUALIFIED_NAME", "xsd:QName"})
+
+
+def _value(value: Any, names: _Names) -> Any:
+    """A plain attribute value: a string, an integer, or a qualified name written as prov writes
+    one (``{"$": "ex:x", "type": "prov:QUALIFIED_NAME"}``) whose prefix is known."""
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         return value
+    if isinstance(value, dict) and value.keys() == {"$", "type"} and value["type"] in _QNAME_TYPES:
+        return names.name(value["$"], prov_allowed=True)
     raise _Unsupported
 
 
@@ -194,6 +209,9 @@ def _element(names: _Names, section: str, key: str, record: Any) -> Element:
     for attr, raw in record.items():
         if attr == _LABEL:
             pairs.append((names.name(attr, prov_allowed=True), redact("label", _text(raw))))
+        elif attr == _TYPE:
+            name = names.name(attr, prov_allowed=True)
+            pairs.append((name, _redacted(name, _value(raw, names))))
         elif section == "activity" and attr in _ACTIVITY_TIMES:
             if not isinstance(raw, str):
                 raise _Unsupported
@@ -204,13 +222,25 @@ def _element(names: _Names, section: str, key: str, record: Any) -> Element:
             pairs.append((name, _redacted(name, when)))
         else:
             name = names.name(attr)
-            pairs.append((name, _redacted(name, _value(raw))))
+            pairs.append((name, _redacted(name, _value(raw, names))))
     pairs.sort(key=_sort_key)
     label: str | None = None
+    prov_type: list[str] = []
+    extra_labels: set[str] = set()
+    agent_type: str | None = None
     attributes: dict[str, Any] = {}
     for name, value in pairs:
         if name.text == _LABEL:
             label = value
+        elif name.text == _TYPE:
+            # As the codec: the type's text; a PROV type name may add a label or an agent type.
+            prov_type.append(str(_plain(value)))
+            if isinstance(value, _Name):
+                extra = _EXTRA_LABELS.get(value.full)
+                if extra:
+                    extra_labels.add(extra)
+                if value.full in _AGENT_TYPE_URIS:
+                    agent_type = value.local
         elif name.text in _ACTIVITY_TIMES and section == "activity":
             if isinstance(value, datetime):
                 times.setdefault(_ACTIVITY_TIMES[name.text], value)
@@ -221,9 +251,13 @@ def _element(names: _Names, section: str, key: str, record: Any) -> Element:
     attributes["qname"] = ident.text
     attributes["prov_attrs"] = _encode(section, ident, pairs)
     kind = _ELEMENT_KINDS[PROV_RECORD_IDS_MAP[section]]
-    typed: dict[str, Any] = dict(times) if kind is ElementKind.ACTIVITY else {}
-    return _KIND_MODELS[kind](id=ident.node_id(), label=label, prov_type=[], attributes=attributes,
-                              extra_labels=frozenset(), **typed)
+    typed: dict[str, Any] = {}
+    if kind is ElementKind.ACTIVITY:
+        typed = dict(times)
+    elif kind is ElementKind.AGENT and agent_type:
+        typed["agent_type"] = agent_type
+    return _KIND_MODELS[kind](id=ident.node_id(), label=label, prov_type=prov_type, attributes=attributes,
+                              extra_labels=frozenset(extra_labels), **typed)
 
 
 def _relation(names: _Names, section: str, key: str, record: Any) -> Relation:
@@ -255,7 +289,7 @@ def _relation(names: _Names, section: str, key: str, record: Any) -> Relation:
         elif attr == _LABEL:
             pairs.append((name, redact("label", _text(raw))))
         else:
-            pairs.append((name, _redacted(name, _value(raw))))
+            pairs.append((name, _redacted(name, _value(raw, names))))
     if cls.start_field not in kwargs or cls.end_field not in kwargs:
         raise _Unsupported  # a relation with an end missing lives on a node: the codec's rules
     if ident is not None:

@@ -1,7 +1,8 @@
 """Plain PROV-JSON records mapped without prov give the very models prov's path gives.
 
 The direct mapping (``importers/provjson_direct.py``) re-implements, for the common shape of
-records, what prov's decoder and the codec do together. These tests hold it to their output —
+records (qualified-name values and an element's ``prov:type`` included), what prov's decoder and
+the codec do together. These tests hold it to their output —
 ids, labels, properties, redaction, the exact ``prov_attrs`` text, the order of the models — on
 seeded random chunks full of awkward values, and on every chunk of prov's own PROV-JSON corpus
 that it accepts; and check that what it does not follow goes to prov instead.
@@ -51,12 +52,24 @@ def models(graph: tuple[list[Any], list[Any]]) -> list[tuple[str, dict[str, Any]
     return [(type(m).__name__, m.model_dump(), list(m.attributes)) for m in (*graph[0], *graph[1])]
 
 
-def attributes(rng: random.Random) -> dict[str, Any]:
+QNAMES = ["ex:Dataset", "zz:thing-1", "lgid:x", "prov:Plan", "prov:Collection", "prov:EmptyCollection",
+          "prov:Person", "prov:SoftwareAgent", "prov:Organization", "prov:Revision"]
+
+
+def qname(rng: random.Random) -> dict[str, str]:
+    """A qualified-name value as prov's own PROV-JSON writes one."""
+    return {"$": rng.choice(QNAMES), "type": rng.choice(["prov:QUALIFIED_NAME", "xsd:QName"])}
+
+
+def attributes(rng: random.Random, *, typed: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in rng.sample(KEYS, rng.randint(0, 4)):
-        out[key] = rng.choice(TEXTS) if rng.random() < 0.6 else rng.choice(INTS)
+        roll = rng.random()
+        out[key] = rng.choice(TEXTS) if roll < 0.5 else rng.choice(INTS) if roll < 0.8 else qname(rng)
     if rng.random() < 0.7:
         out["prov:label"] = rng.choice(TEXTS)
+    if typed and rng.random() < 0.5:
+        out["prov:type"] = qname(rng) if rng.random() < 0.7 else rng.choice(TEXTS[:3] + INTS[:2])
     return out
 
 
@@ -66,7 +79,7 @@ def random_chunk(rng: random.Random, size: int) -> dict[str, dict[str, Any]]:
     chunk: dict[str, dict[str, Any]] = {}
     for i, section in enumerate(rng.choices(["entity", "activity", "agent", *RELATIONS], k=size)):
         if section in ("entity", "activity", "agent"):
-            record = attributes(rng)
+            record = attributes(rng, typed=True)
             if section == "activity":
                 for attr in ("prov:startTime", "prov:endTime"):
                     if rng.random() < 0.5:
@@ -106,11 +119,14 @@ def test_secrets_are_redacted_as_through_prov() -> None:
     (PREFIXES, {"entity": {"ex:e": [{"prov:label": "a"}, {"prov:label": "b"}]}}),
     (PREFIXES, {"entity": {"_:blank": {}}}),
     (PREFIXES, {"entity": {"nope:e": {}}}),
-    (PREFIXES, {"entity": {"ex:e": {"prov:type": "ex:Dataset"}}}),
     (PREFIXES, {"entity": {"ex:e": {"ex:ratio": 0.5}}}),
     (PREFIXES, {"entity": {"ex:e": {"ex:ok": True}}}),
     (PREFIXES, {"entity": {"ex:e": {"ex:many": ["a", "b"]}}}),
     (PREFIXES, {"entity": {"ex:e": {"ex:typed": {"$": "1", "type": "xsd:int"}}}}),
+    (PREFIXES, {"entity": {"ex:e": {"ex:q": {"$": "nope:x", "type": "prov:QUALIFIED_NAME"}}}}),
+    (PREFIXES, {"entity": {"ex:e": {"ex:q": {"$": "ex:x", "type": "prov:QUALIFIED_NAME", "lang": "en"}}}}),
+    (PREFIXES, {"entity": {"ex:e": {"prov:type": ["prov:Plan", "ex:Dataset"]}}}),
+    (PREFIXES, {"used": {"_:u": {"prov:activity": "ex:a", "prov:entity": "ex:e", "prov:type": "ex:Read"}}}),
     (PREFIXES, {"entity": {"ex:e": {"ex:gone": None}}}),
     (PREFIXES, {"entity": {"ex:e": {"prov:label": 3}}}),
     (PREFIXES, {"entity": {"ex:e": {"prov:location": "here"}}}),
