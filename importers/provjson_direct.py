@@ -38,13 +38,13 @@ from lineagegraph.provcodec import (
     _ELEMENT_KINDS,
     _EXTRA_LABEL_TYPES,
     _FIELDS,
-    _INT64,
     _KIND_MODELS,
     _RELATION_CLASSES,
     _RESERVED,
     LG,
     LG_ID,
 )
+from lineagegraph.provcodec import _plain as codec_plain  # the codec's rule for a plain value
 from lineagegraph.redaction import REDACTED, is_secret_key, redact
 
 __all__ = ["direct_graph"]
@@ -86,14 +86,11 @@ class _Unsupported(Exception):  # noqa: N818 - a signal, never seen outside
 class _Name:
     """A prefixed name of the document: its namespace (prefix, URI) and local part."""
 
-    __slots__ = ("local", "prefix", "text", "uri")
+    __slots__ = ("full", "local", "prefix", "text", "uri")
 
     def __init__(self, prefix: str, uri: str, local: str, text: str):
         self.prefix, self.uri, self.local, self.text = prefix, uri, local, text
-
-    @property
-    def full(self) -> str:
-        return self.uri + self.local
+        self.full = uri + local  # sorted on and looked up for every attribute: made once per name
 
     def node_id(self) -> str:
         full = self.full
@@ -153,12 +150,16 @@ def _text(value: Any) -> str:
     raise _Unsupported
 
 
+def _attribute(names: _Names, attr: str, raw: Any) -> tuple[_Name, Any]:
+    """A label or an attribute of the document's own names, redacted as the codec does."""
+    if attr == _LABEL:
+        return names.name(attr, prov_allowed=True), redact("label", _text(raw))
+    name = names.name(attr)
+    return name, _redacted(name, _value(raw, names))
+
+
 def _plain(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 - 1 <= value <= _INT64:
-        return str(value)
-    if isinstance(value, _Name):
-        return value.text
-    return value
+    return value.text if isinstance(value, _Name) else codec_plain(value)
 
 
 def _sort_key(pair: tuple[_Name, Any]) -> tuple[str, str, str]:
@@ -207,9 +208,7 @@ def _element(names: _Names, section: str, key: str, record: Any) -> Element:
     pairs: list[tuple[_Name, Any]] = []
     times: dict[str, datetime] = {}
     for attr, raw in record.items():
-        if attr == _LABEL:
-            pairs.append((names.name(attr, prov_allowed=True), redact("label", _text(raw))))
-        elif attr == _TYPE:
+        if attr == _TYPE:
             name = names.name(attr, prov_allowed=True)
             pairs.append((name, _redacted(name, _value(raw, names))))
         elif section == "activity" and attr in _ACTIVITY_TIMES:
@@ -221,8 +220,7 @@ def _element(names: _Names, section: str, key: str, record: Any) -> Element:
             name = names.name(attr, prov_allowed=True)
             pairs.append((name, _redacted(name, when)))
         else:
-            name = names.name(attr)
-            pairs.append((name, _redacted(name, _value(raw, names))))
+            pairs.append(_attribute(names, attr, raw))
     pairs.sort(key=_sort_key)
     label: str | None = None
     prov_type: list[str] = []
@@ -269,8 +267,10 @@ def _relation(names: _Names, section: str, key: str, record: Any) -> Relation:
     kwargs: dict[str, Any] = {}
     for attr, raw in record.items():
         spec = formal.get(attr)
-        name = names.name(attr, prov_allowed=spec is not None or attr == _LABEL)
-        if spec is not None:
+        if spec is None:
+            pairs.append(_attribute(names, attr, raw))
+        else:
+            name = names.name(attr, prov_allowed=True)
             field, is_name = spec
             if is_name:
                 value: Any = names.name(raw)
@@ -286,10 +286,6 @@ def _relation(names: _Names, section: str, key: str, record: Any) -> Relation:
             if redacted is not value:
                 raise _Unsupported
             pairs.append((name, value))
-        elif attr == _LABEL:
-            pairs.append((name, redact("label", _text(raw))))
-        else:
-            pairs.append((name, _redacted(name, _value(raw, names))))
     if cls.start_field not in kwargs or cls.end_field not in kwargs:
         raise _Unsupported  # a relation with an end missing lives on a node: the codec's rules
     if ident is not None:
