@@ -168,9 +168,10 @@ class ImportSummary:
 
 
 # What every new ImportRun node starts with besides its id, importer, source and status.
+# Its unchanged counts come from $unchanged (nodes, relationships): zero but for a skipped run.
 _NEW_RUN = ("started_at: $now, heartbeat_at: $now, host: $host, pid: $pid, batched: true, chunks: 0, "
-            "nodes_created: 0, nodes_updated: 0, nodes_unchanged: 0, relationships_created: 0, "
-            "relationships_updated: 0, relationships_unchanged: 0")
+            "nodes_created: 0, nodes_updated: 0, nodes_unchanged: $unchanged[0], relationships_created: 0, "
+            "relationships_updated: 0, relationships_unchanged: $unchanged[1]")
 
 
 def start_run(store: GraphStore, importer: str, source: str, read: InputRead | None = None) -> ImportSummary:
@@ -188,7 +189,7 @@ def start_runs(store: GraphStore, summaries: list[ImportSummary]) -> None:
         runs=[{"id": s.run_id, "importer": s.importer, "source": s.source,
                "input": s.read.path if s.read else None, "digest": s.read.digest if s.read else None,
                "read": s.read.token if s.read else None} for s in summaries],
-        now=now(), host=socket.gethostname(), pid=os.getpid(),
+        now=now(), host=socket.gethostname(), pid=os.getpid(), unchanged=[0, 0],
     )
 
 
@@ -256,12 +257,11 @@ def skip_if_unchanged(store: GraphStore, importer: str, read: InputRead) -> Impo
     summary.relationships.unchanged = sum(row["relationships"] for row in same)
     store.write_query(
         "CREATE (r:ImportRun {id: $id, importer: $importer, source: $source, status: 'skipped', "
-        f"{_NEW_RUN}, ended_at: $now, input: $source, input_digest: $digest, same_as: $same, notes: $notes}})"
-        " SET r.nodes_unchanged = $nodes, r.relationships_unchanged = $relationships",
+        f"{_NEW_RUN}, ended_at: $now, input: $source, input_digest: $digest, same_as: $same, notes: $notes}})",
         id=summary.run_id, importer=importer, source=read.path, now=now(), host=socket.gethostname(),
         pid=os.getpid(), digest=read.digest, same=[row["id"] for row in same],
         notes=[f"{k}={v}" for k, v in summary.notes.items()],
-        nodes=summary.nodes.unchanged, relationships=summary.relationships.unchanged)
+        unchanged=[summary.nodes.unchanged, summary.relationships.unchanged])
     return summary
 
 
