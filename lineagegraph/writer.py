@@ -32,8 +32,9 @@ together they can be read, and checked, side by side.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -237,14 +238,17 @@ class Counts:
 @dataclass(frozen=True)
 class ChunkLimits:
     """How much one transaction may carry: ``rows`` rows or about ``bytes`` bytes, and ``batch``
-    rows per ``UNWIND`` statement inside it."""
+    rows per ``UNWIND`` statement inside it; ``in_flight`` chunks may commit at once."""
 
     rows: int = 20_000
     bytes: int = 32 * 1024 * 1024
     batch: int = 5_000
+    # Two: a chunk's commit (a third of the writer's time on the server) overlaps the next chunk's
+    # statements. More would only queue on a two-core machine, and each holds a chunk in memory.
+    in_flight: int = 2
 
     def __post_init__(self) -> None:
-        if min(self.rows, self.bytes, self.batch) < 1:
+        if min(self.rows, self.bytes, self.batch, self.in_flight) < 1:
             raise ValueError(f"chunk limits must be positive: {self}")
 
 
@@ -336,46 +340,71 @@ class _RunChunk:
                 "rel_starts": self.rel_starts, "rel_ends": self.rel_ends, "rel_keys": self.rel_keys}
 
 
+class _Job:
+    """One job of a :class:`Background`: its thread, what it claims, and how it ended."""
+
+    def __init__(self, job: Callable[[], Any], done: Callable[[Any], None] | None, claims: AbstractSet[Hashable]):
+        self.done = done
+        self.claims = claims
+        self.error: BaseException | None = None
+        self.result: Any = None
+        self.thread = threading.Thread(target=self._run, args=(job,), name="lineagegraph-writer")
+        self.thread.start()
+
+    def _run(self, job: Callable[[], Any]) -> None:
+        try:
+            self.result = job()
+        except BaseException as exc:  # handed to the caller's thread by Background
+            self.error = exc
+
+
 class Background:
-    """One job at a time on a worker thread, so the caller prepares the next while it runs.
+    """Jobs on worker threads, at most ``depth`` at once, so the caller prepares the next while they run.
 
     Commits are mostly waiting on the server, and the driver releases the GIL while it waits, so
-    the caller's parsing and mapping of the next chunk overlaps the database's work on this one.
-    :meth:`submit` first waits for the previous job (re-raising its error); :meth:`wait` waits for
-    the last one. A job's result goes to its ``done`` callback on the caller's thread.
+    the caller's parsing and mapping of the next chunk overlaps the database's work on this one;
+    with a depth of two, one chunk's commit also overlaps the next one's statements.
+
+    A job may name what it *claims* (the keys it writes): it starts only after every running job
+    that claims one of them has finished, so two jobs never write the same thing at once and such
+    writes land in the order they were submitted. Results go to each job's ``done`` callback on
+    the caller's thread, in submission order. When a job fails, the others still running are
+    waited for and their results passed on (what they committed is reported) before the first
+    error is raised, by :meth:`submit` or :meth:`wait`.
     """
 
-    def __init__(self) -> None:
-        self._thread: threading.Thread | None = None
-        self._outcome: tuple[BaseException | None, Any] = (None, None)
-        self._done: Callable[[Any], None] | None = None
+    def __init__(self, depth: int = 1) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be positive: {depth}")
+        self._depth = depth
+        self._jobs: deque[_Job] = deque()
 
-    def submit(self, job: Callable[[], Any], done: Callable[[Any], None] | None = None) -> None:
-        self.wait()
+    def claimed(self, claims: AbstractSet[Hashable]) -> bool:
+        """True if a job still running (or not yet waited for) claims one of ``claims``."""
+        return any(not claims.isdisjoint(job.claims) for job in self._jobs)
 
-        def run() -> None:
-            try:
-                self._outcome = (None, job())
-            except BaseException as exc:  # handed to the caller's thread by wait()
-                self._outcome = (exc, None)
-
-        self._done = done
-        self._thread = threading.Thread(target=run, name="lineagegraph-writer")
-        self._thread.start()
+    def submit(self, job: Callable[[], Any], done: Callable[[Any], None] | None = None, *,
+               claims: AbstractSet[Hashable] = frozenset()) -> None:
+        if self.claimed(claims):
+            self._retire(0)
+        self._retire(self._depth - 1)
+        self._jobs.append(_Job(job, done, claims))
 
     def wait(self, *, raise_error: bool = True) -> None:
-        """Wait for the job in flight; pass its result on, or raise its error (if ``raise_error``)."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        thread.join()
-        (error, result), self._outcome = self._outcome, (None, None)
-        if error is not None:
-            if raise_error:
-                raise error
-            return
-        if self._done is not None:
-            self._done(result)
+        """Wait for every job; pass their results on, then raise the first error (if ``raise_error``)."""
+        self._retire(0, raise_error=raise_error)
+
+    def _retire(self, keep: int, *, raise_error: bool = True) -> None:
+        error: BaseException | None = None
+        while self._jobs and (len(self._jobs) > keep or error is not None):
+            job = self._jobs.popleft()
+            job.thread.join()
+            if job.error is not None:
+                error = error or job.error
+            elif job.done is not None:
+                job.done(job.result)
+        if error is not None and raise_error:
+            raise error
 
 
 class ChunkedWriter:
@@ -387,11 +416,15 @@ class ChunkedWriter:
     ``progress`` the number of rows of each statement as it runs (inside the transaction, so a
     small unit that fails in a progress callback still leaves nothing).
 
-    A full chunk is committed on a worker thread while :meth:`add` goes on filling the next one
-    (at most one chunk in flight, so memory stays at two chunks); its error, if any, is raised by
-    the next :meth:`add` or :meth:`flush`. :meth:`flush` returns once everything added is
-    committed. After an error of the caller's own, :meth:`close` waits for the chunk in flight so
-    that the run's counts include it.
+    A full chunk is committed on a worker thread while :meth:`add` goes on filling the next one.
+    Up to ``limits.in_flight`` chunks commit at once, each in its own transaction, so memory holds
+    that many chunks plus the one being filled. A chunk that writes a node or relationship that a
+    chunk still in flight writes (declares it, makes it as a relation's end, or merges the same
+    relationship) waits for that chunk first, so such writes land in the order of the input and
+    never race. An error is raised by the next :meth:`add` or :meth:`flush`, after the other
+    chunks in flight have finished and been reported. :meth:`flush` returns once everything
+    added is committed. After an error of the caller's own, :meth:`close` waits for the chunks
+    in flight so that the run's counts include them.
     """
 
     def __init__(self, driver: neo4j.Driver, database: str, run_id: str | None = None,
@@ -406,10 +439,12 @@ class ChunkedWriter:
         self._limits = limits or ChunkLimits()
         self._on_chunk = on_chunk
         self._progress = progress
+        self._progress_lock = threading.Lock()  # chunks in flight report from their own threads
         self._chunk = _Chunk()
-        self._in_flight = Background()
+        self._in_flight = Background(self._limits.in_flight)
         # (id, run) of nodes that committed chunks declared: a later chunk's relationships that end
-        # there need no endpoint statement (see _write_chunk). Bounded, forgotten when full.
+        # there need no endpoint statement (see _plan). Bounded, forgotten when full. Read and
+        # changed on the caller's thread only.
         self._committed: set[tuple[str, str]] = set()
 
     def add(self, item: Element | Relation, *, run: str | None = None, source: str | None = None) -> None:
@@ -436,7 +471,7 @@ class ChunkedWriter:
             self._submit()
 
     def write(self, items: Iterable[Element | Relation]) -> None:
-        """Add every item and flush; on any error, wait for the chunk in flight before raising."""
+        """Add every item and flush; on any error, wait for the chunks in flight before raising."""
         try:
             with rare_collections():
                 for item in items:
@@ -451,7 +486,7 @@ class ChunkedWriter:
         self._in_flight.wait()
 
     def close(self) -> None:
-        """Wait for the chunk in flight, reporting it if it committed; what is pending is dropped."""
+        """Wait for the chunks in flight, reporting those that committed; what is pending is dropped."""
         self._chunk = _Chunk()
         self._in_flight.wait(raise_error=False)
 
@@ -459,14 +494,41 @@ class ChunkedWriter:
         chunk, self._chunk = self._chunk, _Chunk()
         if not chunk.rows:
             return
-        self._in_flight.submit(lambda: self._commit(chunk), self._report)
+        ends, claims = self._plan(chunk)
+        if self._in_flight.claimed(claims):
+            # It writes what a chunk in flight writes: that one commits (and is remembered) first.
+            self._in_flight.wait()
+            ends, claims = self._plan(chunk)
+        self._in_flight.submit(lambda: self._commit(chunk, ends), self._report, claims=claims)
 
-    def _commit(self, chunk: _Chunk) -> dict[str, _RunChunk]:
+    def _plan(self, chunk: _Chunk) -> tuple[dict[ElementKind | None, list[dict[str, Any]]], set[Hashable]]:
+        """The chunk's endpoint rows, and everything it writes: node ids, and relationships by key.
+
+        An end that its run declared in this chunk or a committed one exists and lists that run
+        already: its endpoint statement (a MERGE and the touch of its bookkeeping) would change
+        nothing. A file that lists its elements before its relations (PROV-JSON does) made one
+        such statement per end of every relation, a fifth of the import's statement time.
+        """
+        committed = self._committed
+        declared = {(row["id"], row["run"]) for rows in chunk.nodes.values() for row in rows}
+        claims: set[Hashable] = {ident for ident, _ in declared}
+        ends: dict[ElementKind | None, list[dict[str, Any]]] = defaultdict(list)
+        for cls, rows in chunk.relations.items():
+            for row in rows:
+                for end_kind, ident in ((cls.start_kind, row["start"]), (cls.end_kind, row["end"])):
+                    if (ident, row["run"]) not in declared and (ident, row["run"]) not in committed:
+                        ends[end_kind].append({"id": ident, "props": None, "times": None, "run": row["run"],
+                                               "source": row["source"]})
+                        claims.add(ident)
+                claims.add((cls.type, row["start"], row["end"], row["key"]))
+        return ends, claims
+
+    def _commit(self, chunk: _Chunk, ends: dict[ElementKind | None, list[dict[str, Any]]]) -> dict[str, _RunChunk]:
         with self._driver.session(database=self._database) as session:
-            return session.execute_write(self._write_chunk, chunk)
+            return session.execute_write(self._write_chunk, chunk, ends)
 
     def _report(self, result: dict[str, _RunChunk]) -> None:
-        # Runs on the caller's thread before the next chunk's job starts (Background.submit waits).
+        # Runs on the caller's thread, in the order the chunks were submitted (see Background).
         if len(self._committed) > MAX_REMEMBERED_NODES:
             self._committed.clear()
         for run, done in result.items():
@@ -497,29 +559,17 @@ class ChunkedWriter:
             if seen != expected:  # a relationship whose end was not there: never silently dropped
                 raise RuntimeError(f"the writer wrote {seen} of {expected} rows of a statement")
             if self._progress:
-                self._progress(expected)
+                with self._progress_lock:
+                    self._progress(expected)
 
-    def _write_chunk(self, tx: ManagedTransaction, chunk: _Chunk) -> dict[str, _RunChunk]:
+    def _write_chunk(self, tx: ManagedTransaction, chunk: _Chunk,
+                     ends: dict[ElementKind | None, list[dict[str, Any]]]) -> dict[str, _RunChunk]:
         result: dict[str, _RunChunk] = {}  # a retried transaction starts from zero again
-        declared: set[tuple[str, str]] = set()  # (id, run): nodes the chunk's runs declare
-        # An end that its run declared in this chunk or a committed one exists and lists that run
-        # already: its endpoint statement (a MERGE and the touch of its bookkeeping) would change
-        # nothing. A file that lists its elements before its relations (PROV-JSON does) made one
-        # such statement per end of every relation, a fifth of the import's statement time.
-        committed = self._committed
         for (kind, extra), rows in chunk.nodes.items():
             for layer in _merged(rows, lambda row: row["id"]):
                 self._statement(tx, _node_query(kind, extra), layer, result, kind=kind.value)
             for row in rows:
                 result[row["run"]].node_ids.append(row["id"])
-                declared.add((row["id"], row["run"]))
-        ends: dict[ElementKind | None, list[dict[str, Any]]] = defaultdict(list)
-        for cls, rows in chunk.relations.items():
-            for row in rows:
-                for end_kind, ident in ((cls.start_kind, row["start"]), (cls.end_kind, row["end"])):
-                    if (ident, row["run"]) not in declared and (ident, row["run"]) not in committed:
-                        ends[end_kind].append({"id": ident, "props": None, "times": None, "run": row["run"],
-                                               "source": row["source"]})
         for end_kind, rows in ends.items():
             for layer in _merged(rows, lambda row: row["id"]):
                 self._statement(tx, _endpoint_query(end_kind), layer, None)

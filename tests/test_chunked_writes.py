@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -367,6 +368,44 @@ def test_a_caller_error_between_units_lets_the_batch_in_flight_finish(tiny: Grap
     assert {r["source"] for r in runs} == {f"object-{i}" for i in range(6)}
     assert all(r["status"] == "ok" and r["nodes_created"] == 2 for r in runs)
     assert graph_counts(tiny) == (12, 0)
+
+
+def test_chunks_committing_at_once_keep_the_inputs_order_for_what_they_share(tiny: GraphStore) -> None:
+    # Two chunks commit at once (the default); one that re-declares a node, relates to a node a
+    # chunk in flight makes, or repeats its relationship waits for it: the last declaration wins.
+    def records() -> Iterator[Element | Relation]:
+        for version in range(6):
+            yield Entity(id="model", label=f"version {version}")
+            yield from (Entity(id=f"batch{version}-{i}") for i in range(2))
+            yield Used(activity="train", entity="model")
+
+    assert tiny.chunk_limits.in_flight == 2
+    summary = tiny.import_elements("test", "versions", records())
+    row = tiny.read("MATCH (m:Entity {id: 'model'}) OPTIONAL MATCH (m)<-[u:USED]-(:Activity {id: 'train'}) "
+                    "RETURN m.label AS label, count(u) AS used")[0]
+    assert row == {"label": "version 5", "used": 1}
+    assert (summary.nodes.created, summary.nodes.updated) == (13, 5)  # a stub is not counted
+    assert summary.relationships.total == 6 and summary.relationships.created == 1
+    assert tiny.read("MATCH (n:Element {stub: true}) RETURN collect(n.id) AS ids")[0]["ids"] == ["train"]
+
+
+def test_a_chunk_that_redeclares_a_node_waits_even_when_it_would_reach_it_first(tiny: GraphStore) -> None:
+    # The first chunk writes its agents, then pauses (in the progress callback, inside its
+    # transaction) before it writes `model`; the second chunk writes `model` first. Were they
+    # allowed to run at once, the second would commit first and the first's older label win.
+    paused: list[int] = []
+
+    def progress(rows: int) -> None:
+        if not paused:
+            paused.append(rows)
+            threading.Event().wait(1.0)
+
+    records: list[Element | Relation] = [Agent(id="a1"), Agent(id="a2"), Agent(id="a3"),
+                                         Entity(id="model", label="first"),
+                                         Entity(id="model", label="second"), Entity(id="b1"), Entity(id="b2")]
+    summary = tiny.import_elements("test", "redeclared", records, progress=progress)
+    assert tiny.read("MATCH (m:Entity {id: 'model'}) RETURN m.label AS label")[0]["label"] == "second"
+    assert (summary.nodes.created, summary.nodes.updated) == (6, 1)
 
 
 @pytest.mark.parametrize("moment", [
