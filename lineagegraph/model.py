@@ -14,6 +14,7 @@ import hashlib
 import json
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -137,12 +138,19 @@ class Element(_Model):
     def properties(self) -> dict[str, Any]:
         """The node's Neo4j properties (without ``id``), nulls dropped, secrets redacted."""
         props: dict[str, Any] = {k: to_property(redact(k, v)) for k, v in self.attributes.items()}
-        typed = self.model_dump(exclude={"id", "attributes", "extra_labels"}, exclude_none=True)
-        for key, value in typed.items():
-            if key == "prov_type" and not value:
+        for key in _typed_names(type(self)):
+            value = getattr(self, key)
+            if value is None or (key == "prov_type" and not value):
                 continue
             props[key] = to_property(redact(key, value))
         return {k: v for k, v in props.items() if v is not None}
+
+
+@cache
+def _typed_names(cls: type[Element]) -> tuple[str, ...]:
+    # The typed fields, read one by one: model_dump of them cost more than the rest of a row's
+    # preparation, for values (text, times, a list of text, a dict) that it hands back as they are.
+    return tuple(name for name in cls.model_fields if name not in {"id", "attributes", "extra_labels"})
 
 
 class Entity(Element):
@@ -194,16 +202,19 @@ class Relation(_Model):
 
     def qualifiers(self) -> dict[str, Any]:
         """Formal attributes other than the two ends, nulls dropped."""
-        return self.model_dump(
-            exclude={"id", "attributes", self.start_field, self.end_field}, exclude_none=True
-        )
+        # Read field by field: every formal attribute is a scalar (a name, a time, an enum), which
+        # model_dump would hand back unchanged, at several times the cost (it ran for every row).
+        return {name: value for name in _qualifier_names(type(self)) if (value := getattr(self, name)) is not None}
 
     def key(self) -> str:
         if self.id:
             return self.id
+        qualifiers = self.qualifiers()
         role = self.attributes.get("prov:role")
         ptype = self.attributes.get("prov:type")
-        return stable_key(self.type.value, self.qualifiers(), role, ptype)
+        if not qualifiers and role is None and ptype is None:
+            return _bare_key(self.type)
+        return stable_key(self.type.value, qualifiers, role, ptype)
 
     def properties(self) -> dict[str, Any]:
         """The relationship's Neo4j properties, nulls dropped, secrets redacted."""
@@ -213,6 +224,17 @@ class Relation(_Model):
         if self.id:
             props["prov_id"] = self.id
         return {k: v for k, v in props.items() if v is not None}
+
+
+@cache
+def _qualifier_names(cls: type[Relation]) -> tuple[str, ...]:
+    return tuple(name for name in cls.model_fields if name not in {"id", "attributes", cls.start_field, cls.end_field})
+
+
+@cache
+def _bare_key(rel_type: RelationType) -> str:
+    """The key of a relation of this type with no identifier, qualifier, role or type (most are)."""
+    return stable_key(rel_type.value, {}, None, None)
 
 
 class Used(Relation):
