@@ -175,6 +175,14 @@ def test_old_transaction_logs_are_bounded(store: GraphStore) -> None:
     assert rows == [{"value": "1G size"}]
 
 
+def test_the_server_runs_the_throughput_collector(store: GraphStore) -> None:
+    """The local server trades G1's short pauses for less CPU taken from imports (one user)."""
+    names = store.read("CALL dbms.queryJmx('java.lang:type=GarbageCollector,*') YIELD name "
+                       "RETURN collect(name) AS names")[0]["names"]
+    assert any("PS Scavenge" in name for name in names), names
+    assert not any("G1" in name for name in names), names
+
+
 def test_missing_java_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
