@@ -12,9 +12,14 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
 ROOT = Path(__file__).resolve().parent
+
+# Folders of the main package that hold only package data (the HTML page's script and styles,
+# the sample inputs). They are listed as packages too: otherwise every build warns that they are
+# importable yet not packaged.
+DATA_FOLDERS = ("htmlpage", "samples", "samples.*")
 
 
 def mapped_packages() -> list[str]:
@@ -25,6 +30,8 @@ def mapped_packages() -> list[str]:
     for name, folder in package_dir.items():
         packages.add(name)
         packages.update(f"{name}.{sub}" for sub in find_packages(str(ROOT / folder)))
+    packages.update(f"lineagegraph.{sub}" for sub in find_namespace_packages(str(ROOT / "lineagegraph"),
+                                                                             include=DATA_FOLDERS))
     return sorted(packages)
 
 
