@@ -138,7 +138,7 @@ class Element(_Model):
     def properties(self) -> dict[str, Any]:
         """The node's Neo4j properties (without ``id``), nulls dropped, secrets redacted."""
         props: dict[str, Any] = {k: to_property(redact(k, v)) for k, v in self.attributes.items()}
-        for key in _typed_names(type(self)):
+        for key in _fields_but(type(self), "id", "attributes", "extra_labels"):
             value = getattr(self, key)
             if value is None or (key == "prov_type" and not value):
                 continue
@@ -147,10 +147,14 @@ class Element(_Model):
 
 
 @cache
-def _typed_names(cls: type[Element]) -> tuple[str, ...]:
-    # The typed fields, read one by one: model_dump of them cost more than the rest of a row's
-    # preparation, for values (text, times, a list of text, a dict) that it hands back as they are.
-    return tuple(name for name in cls.model_fields if name not in {"id", "attributes", "extra_labels"})
+def _fields_but(cls: type[BaseModel], *excluded: str) -> tuple[str, ...]:
+    """The names of ``cls``'s fields other than ``excluded``, in declaration order.
+
+    The models read their typed fields and formal attributes one by one with these: model_dump
+    of them cost more than the rest of a row's preparation, for values (text, times, enums, a list
+    of text, a dict) that it hands back as they are.
+    """
+    return tuple(name for name in cls.model_fields if name not in excluded)
 
 
 class Entity(Element):
@@ -202,9 +206,8 @@ class Relation(_Model):
 
     def qualifiers(self) -> dict[str, Any]:
         """Formal attributes other than the two ends, nulls dropped."""
-        # Read field by field: every formal attribute is a scalar (a name, a time, an enum), which
-        # model_dump would hand back unchanged, at several times the cost (it ran for every row).
-        return {name: value for name in _qualifier_names(type(self)) if (value := getattr(self, name)) is not None}
+        names = _fields_but(type(self), "id", "attributes", self.start_field, self.end_field)
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
 
     def key(self) -> str:
         if self.id:
@@ -224,11 +227,6 @@ class Relation(_Model):
         if self.id:
             props["prov_id"] = self.id
         return {k: v for k, v in props.items() if v is not None}
-
-
-@cache
-def _qualifier_names(cls: type[Relation]) -> tuple[str, ...]:
-    return tuple(name for name in cls.model_fields if name not in {"id", "attributes", cls.start_field, cls.end_field})
 
 
 @cache
