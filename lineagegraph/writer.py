@@ -6,7 +6,9 @@ arrive as an iterable in any order and any number; the writer keeps at most one 
 memory (``chunk_rows`` rows or about ``chunk_bytes`` bytes) and commits each chunk in one managed
 write transaction (retried by the driver on transient errors). Inside a chunk, nodes are written
 before relationships, grouped by label set / relationship type into ``UNWIND $rows ... MERGE``
-batches.
+batches. Each batch runs first through a statement that gives every node or relationship it
+creates all it gets in one step; only the rows already in the graph go through the full statement,
+which compares, merges the bookkeeping lists and counts in Cypher.
 
 The guarantee (documented in ``docs/architecture.md``):
 
@@ -130,12 +132,23 @@ def _fill(fragment: str, var: str) -> str:
     return fragment.replace("{v}", var)
 
 
-def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
-    # Labels are the one part of this text not passed as a parameter: allow-listed, checked here
-    # as well as in the models (an assert would vanish under `python -O`).
+def _labels(kind: ElementKind, extra: tuple[str, ...]) -> str:
+    # Labels are the one part of a statement's text not passed as a parameter: allow-listed,
+    # checked here as well as in the models (an assert would vanish under `python -O`).
     if not isinstance(kind, ElementKind) or not set(extra) <= EXTRA_LABELS:
         raise ValueError(f"labels outside the allow-list: {kind!r}, {extra!r}")
-    labels = ":".join((kind.value, *extra))
+    return ":".join((kind.value, *extra))
+
+
+def _check_relation(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> None:
+    if not isinstance(rel_type, RelationType):
+        raise ValueError(f"relationship type outside the allow-list: {rel_type!r}")
+    if not all(k is None or isinstance(k, ElementKind) for k in (start, end)):
+        raise ValueError(f"end kinds outside the allow-list: {start!r}, {end!r}")
+
+
+def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
+    labels = _labels(kind, extra)
     conflict = f"CASE WHEN other <> [] THEN [row.id, other[0], $kind, {_fill(_OTHERS, 'n')}] END"
     return f"""
 UNWIND $rows AS row
@@ -149,6 +162,50 @@ REMOVE n.stub
 {_touch("n", "n, row, other, created, updated")}
 WITH n, row, other, created, updated
 {_COUNTS.replace("{conflict}", conflict)}"""
+
+
+# The first write of a row whose element (or relationship) this statement creates: everything it
+# gets, set in one step, without reading bookkeeping that is not there yet or counting in Cypher.
+# Most rows of an import are such rows. The others (already in the graph, a stub, an end of the
+# wrong kind) come back by position and go through the full statement in the same transaction,
+# which counts them and reports conflicts as before.
+_FRESH_NODE = """
+UNWIND range(0, size($rows) - 1) AS i
+WITH i, $rows[i] AS row
+MERGE (n:Element {{id: row.id}})
+  ON CREATE SET n.created_by = row.counted[0]
+WITH i, n, row, n.created_by = row.counted[0] AND n.import_runs IS NULL AS fresh
+FOREACH (_ IN CASE WHEN fresh THEN [1] ELSE [] END |
+  SET n:{labels}, n += row.props, n.import_runs = row.runs[..$max_sources],
+      n.import_sources = row.sources[..$max_sources]
+  FOREACH (k IN keys(row.times) | SET n[k] = datetime(row.times[k]))
+  FOREACH (_ IN CASE WHEN size(row.sources) > $max_sources THEN [1] ELSE [] END | SET n.import_shared = true))
+RETURN count(*) AS seen, collect(CASE WHEN NOT fresh THEN i END) AS rest"""
+
+_FRESH_RELATION = """
+UNWIND range(0, size($rows) - 1) AS i
+WITH i, $rows[i] AS row
+MATCH (a:Element {{id: row.start}})
+MATCH (b:Element {{id: row.end}})
+MERGE (a)-[r:{rel_type} {{key: row.key}}]->(b)
+  ON CREATE SET r.created_by = row.counted[0]
+WITH i, r, row, r.created_by = row.counted[0] AND r.import_runs IS NULL
+     AND NOT ({wrong_start} OR {wrong_end}) AS fresh
+FOREACH (_ IN CASE WHEN fresh THEN [1] ELSE [] END |
+  SET r += row.props, r.import_runs = row.runs[..$max_sources], r.import_sources = row.sources[..$max_sources]
+  FOREACH (k IN keys(row.times) | SET r[k] = datetime(row.times[k]))
+  FOREACH (_ IN CASE WHEN size(row.sources) > $max_sources THEN [1] ELSE [] END | SET r.import_shared = true))
+RETURN count(*) AS seen, collect(CASE WHEN NOT fresh THEN i END) AS rest"""
+
+
+def _fresh_node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
+    return _FRESH_NODE.format(labels=_labels(kind, extra))
+
+
+def _fresh_relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> str:
+    _check_relation(rel_type, start, end)
+    return _FRESH_RELATION.format(rel_type=rel_type.value, wrong_start=_wrong_end("a", start),
+                                  wrong_end=_wrong_end("b", end))
 
 
 def _endpoint_query(kind: ElementKind | None) -> str:
@@ -172,10 +229,7 @@ def _wrong_end(var: str, kind: ElementKind | None) -> str:
 
 
 def _relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> str:
-    if not isinstance(rel_type, RelationType):
-        raise ValueError(f"relationship type outside the allow-list: {rel_type!r}")
-    if not all(k is None or isinstance(k, ElementKind) for k in (start, end)):
-        raise ValueError(f"end kinds outside the allow-list: {start!r}, {end!r}")
+    _check_relation(rel_type, start, end)
     ends = {var: f"[{var}.id, [l IN labels({var}) WHERE l IN $kinds][0], '{kind.value if kind else ''}', "
                  f"{_fill(_OTHERS, var)}]" for var, kind in (("a", start), ("b", end))}
     # The ends exist: the chunk's node and endpoint statements ran first.
@@ -538,36 +592,70 @@ class ChunkedWriter:
                 self._on_chunk(run, done.nodes, done.relationships)
 
     def _statement(self, tx: ManagedTransaction, query: str, rows: list[dict[str, Any]],
-                   result: dict[str, _RunChunk] | None, relationships: bool = False, **params: Any) -> None:
-        """Run ``query`` over merged rows, a batch at a time; add its counts to ``result`` (if given)."""
+                   result: dict[str, _RunChunk] | None, relationships: bool = False, *,
+                   fresh: str | None = None, **params: Any) -> None:
+        """Run ``query`` over merged rows, a batch at a time; add its counts to ``result`` (if given).
+
+        With ``fresh``, each batch goes through that statement first, and only the rows it did
+        not create go through ``query``.
+        """
         batch_size = self._limits.batch
         for start in range(0, len(rows), batch_size):
-            batch = _Rows(rows[start:start + batch_size])
-            records = tx.run(query, rows=batch, kinds=KIND_LABELS, max_sources=MAX_TRACKED_SOURCES, **params)
-            if result is None:
-                records.consume()
-                continue
-            seen = 0
-            for record in records:
-                if record["conflicts"]:
-                    raise KindConflictError.from_rows(record["conflicts"])
-                done = result.setdefault(record["run"], _RunChunk())
-                (done.relationships if relationships else done.nodes).add(
-                    record["created"], record["updated"], record["total"])
-                seen += record["total"]
+            batch = rows[start:start + batch_size]
             expected = sum(len(row["counted"]) for row in batch)
-            if seen != expected:  # a relationship whose end was not there: never silently dropped
-                raise RuntimeError(f"the writer wrote {seen} of {expected} rows of a statement")
-            if self._progress:
+            if fresh is not None and result is not None:
+                batch = self._first_writes(tx, fresh, batch, result, relationships)
+            if batch:
+                self._run_counted(tx, query, batch, result, relationships, **params)
+            if self._progress and result is not None:
                 with self._progress_lock:
                     self._progress(expected)
+
+    def _first_writes(self, tx: ManagedTransaction, query: str, batch: list[dict[str, Any]],
+                      result: dict[str, _RunChunk], relationships: bool) -> list[dict[str, Any]]:
+        """Run a first-write statement over ``batch``, count what it created; return the other rows."""
+        record = tx.run(query, rows=_Rows(batch), kinds=KIND_LABELS,
+                        max_sources=MAX_TRACKED_SOURCES).single(strict=True)
+        if record["seen"] != len(batch):  # a relationship whose end was not there: never silently dropped
+            raise RuntimeError(f"the writer wrote {record['seen']} of {len(batch)} rows of a statement")
+        rest: list[int] = record["rest"]
+        skip = set(rest)
+        for i, row in enumerate(batch):
+            if i in skip:
+                continue
+            first, *others = row["counted"]
+            done = result.setdefault(first, _RunChunk())
+            (done.relationships if relationships else done.nodes).add(1, 0, 1)
+            for run in others:
+                done = result.setdefault(run, _RunChunk())
+                (done.relationships if relationships else done.nodes).add(0, 0, 1)
+        return [batch[i] for i in rest]
+
+    def _run_counted(self, tx: ManagedTransaction, query: str, batch: list[dict[str, Any]],
+                     result: dict[str, _RunChunk] | None, relationships: bool, **params: Any) -> None:
+        records = tx.run(query, rows=_Rows(batch), kinds=KIND_LABELS, max_sources=MAX_TRACKED_SOURCES, **params)
+        if result is None:
+            records.consume()
+            return
+        seen = 0
+        for record in records:
+            if record["conflicts"]:
+                raise KindConflictError.from_rows(record["conflicts"])
+            done = result.setdefault(record["run"], _RunChunk())
+            (done.relationships if relationships else done.nodes).add(
+                record["created"], record["updated"], record["total"])
+            seen += record["total"]
+        expected = sum(len(row["counted"]) for row in batch)
+        if seen != expected:  # a relationship whose end was not there: never silently dropped
+            raise RuntimeError(f"the writer wrote {seen} of {expected} rows of a statement")
 
     def _write_chunk(self, tx: ManagedTransaction, chunk: _Chunk,
                      ends: dict[ElementKind | None, list[dict[str, Any]]]) -> dict[str, _RunChunk]:
         result: dict[str, _RunChunk] = {}  # a retried transaction starts from zero again
         for (kind, extra), rows in chunk.nodes.items():
             for layer in _merged(rows, lambda row: row["id"]):
-                self._statement(tx, _node_query(kind, extra), layer, result, kind=kind.value)
+                self._statement(tx, _node_query(kind, extra), layer, result, kind=kind.value,
+                                fresh=_fresh_node_query(kind, extra))
             for row in rows:
                 result[row["run"]].node_ids.append(row["id"])
         for end_kind, rows in ends.items():
@@ -575,7 +663,8 @@ class ChunkedWriter:
                 self._statement(tx, _endpoint_query(end_kind), layer, None)
         for cls, rows in chunk.relations.items():
             for layer in _merged(rows, lambda row: (row["start"], row["end"], row["key"])):
-                self._statement(tx, _relation_query(cls.type, cls.start_kind, cls.end_kind), layer, result, True)
+                self._statement(tx, _relation_query(cls.type, cls.start_kind, cls.end_kind), layer, result, True,
+                                fresh=_fresh_relation_query(cls.type, cls.start_kind, cls.end_kind))
             for row in rows:
                 done = result[row["run"]]
                 done.rel_types.append(cls.type.value)

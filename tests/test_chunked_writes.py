@@ -154,6 +154,36 @@ def test_one_kind_per_id_across_sources(store: GraphStore) -> None:
     assert store.read("MATCH (n:Element {id: 'job'}) RETURN count(n) AS c")[0]["c"] == 0, "rolled back"
 
 
+def test_new_changed_unchanged_and_stub_rows_in_one_statement_each_count_and_read_as_written(
+        store: GraphStore) -> None:
+    # Rows the statement creates take a shorter path than rows already in the graph; in one batch,
+    # each must still count as what it is, and each node list the sources that assert it.
+    first = store.import_elements("test", "first.json", [
+        Entity(id="same", label="same"), Entity(id="changed", label="old"),
+        Activity(id="run"), Used(activity="run", entity="same"),
+        Used(activity="run", entity="stub")])  # `stub` only named here: a stub, first's own
+    assert (first.nodes.created, first.relationships.created) == (3, 2)
+    second = store.import_elements("test", "second.json", [
+        Entity(id="same", label="same"), Entity(id="changed", label="new"), Entity(id="fresh", label="fresh"),
+        Entity(id="stub", label="declared now"), Activity(id="run"),
+        Used(activity="run", entity="same"), Used(activity="run", entity="fresh")])
+    assert (second.nodes.created, second.nodes.updated, second.nodes.unchanged) == (1, 2, 2)
+    assert (second.relationships.created, second.relationships.unchanged) == (1, 1)
+    nodes = {row["id"]: row for row in store.read(
+        "MATCH (n:Element) RETURN n.id AS id, n.label AS label, n.import_sources AS sources, "
+        "coalesce(n.stub, false) AS stub")}
+    assert {ident: row["label"] for ident, row in nodes.items()} == {
+        "same": "same", "changed": "new", "fresh": "fresh", "stub": "declared now", "run": None}
+    assert not any(row["stub"] for row in nodes.values())
+    assert nodes["fresh"]["sources"] == ["test:second.json"]
+    assert nodes["same"]["sources"] == nodes["stub"]["sources"] == ["test:first.json", "test:second.json"]
+    assert run_record(store, second.run_id)["nodes_created"] == 1
+    # Removing the second run leaves what the first asserts, and takes what only it wrote.
+    store.remove_import_run(second.run_id)
+    assert {row["id"] for row in store.read("MATCH (n:Element) RETURN n.id AS id")} == {"same", "changed", "run",
+                                                                                         "stub"}
+
+
 class ListImporter:
     name = "test-list"
 
