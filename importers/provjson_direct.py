@@ -174,6 +174,10 @@ def _property_name(name: _Name) -> str:
     return name.full if prop in _RESERVED or not prop else prop
 
 
+# The codec's JSON settings; one encoder made once (json.dumps makes one per call with these).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _encode(kind: str, ident: _Name | None, pairs: list[tuple[_Name, Any]]) -> str:
     """The codec's exact encoding of one record: namespaces sorted by URI, indexes into them."""
     used: dict[tuple[str, str], None] = {}
@@ -197,8 +201,7 @@ def _encode(kind: str, ident: _Name | None, pairs: list[tuple[_Name, Any]]) -> s
     if ident is not None:
         entry["i"] = [index[(ident.uri, ident.prefix)], ident.local]
     entry["a"] = [[[index[(name.uri, name.prefix)], name.local], encoded(value)] for name, value in pairs]
-    return json.dumps({"ns": [[prefix, uri] for uri, prefix in order], "records": [entry]},
-                      ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode({"ns": [[prefix, uri] for uri, prefix in order], "records": [entry]})
 
 
 def _element(names: _Names, section: str, key: str, record: Any) -> Element:

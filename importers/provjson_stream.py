@@ -62,12 +62,15 @@ class NotStreamable(Exception):  # noqa: N818 - a signal to the caller, not an e
     """The document's shape needs the whole-document reader (the reason is the message)."""
 
 
-def _sections(stream: BinaryIO) -> Iterator[tuple[str, Iterator[tuple[str, Any]]]]:
-    """Yield each top-level member as ``(name, its members)`` without building the member whole."""
+def _sections(stream: BinaryIO) -> Iterator[tuple[str, Any]]:
+    """Yield each top-level member's name with the parser standing at its value.
+
+    The caller reads the member (``_members`` or ``_records``) before asking for the next one.
+    """
     parser = ijson.parse(stream, use_float=True)
     for prefix, event, value in parser:
         if prefix == "" and event == "map_key":
-            yield value, _members(parser, value)
+            yield value, parser
         elif prefix == "" and event in ("start_map", "end_map"):
             continue
         elif prefix == "":
@@ -102,6 +105,65 @@ def _members(parser: Any, section: str) -> Iterator[tuple[str, Any]]:
             builder, key = None, None
 
 
+# A wanted attribute whose value is there but is not a string (an end written as an object).
+_OTHER_VALUE = object()
+
+
+def _records(parser: Any, section: str, wanted: tuple[str, ...] = ()) -> Iterator[tuple[str, list[Any]]]:
+    """The first pass's lean read of a section: per member, one entry per record it holds (a
+    member may hold a list of them), each a dict of the ``wanted`` attributes found (the string,
+    None for null, ``_OTHER_VALUE`` for anything else), or None for a record that is not an object.
+
+    Nothing else of a record is built: this pass only counts records and reads relations' ends,
+    and building every value cost it twice the time of parsing.
+    """
+    _, event, _ = next(parser)
+    if event != "start_map":
+        raise NotStreamable(f"the member {section!r} is not an object")
+    key = ""
+    records: list[Any] = []
+    record: dict[str, Any] = {}
+    attr: str | None = None
+    depth = 0  # 0 between members; 1 inside a member's value; 2 inside a record of a list
+    level = 1  # the depth at which the current member's records name their attributes
+    for _prefix, event, value in parser:
+        if depth == 0:
+            if event == "map_key":
+                key = value
+                continue
+            if event == "end_map":
+                return
+            if event == "start_map":
+                record, level = {}, 1
+                records = [record]
+            elif event == "start_array":
+                records, level = [], 2
+            else:
+                yield key, [None]
+                continue
+            depth = 1
+            continue
+        if depth == level:
+            if event == "map_key":
+                attr = value if value in wanted else None
+                continue
+            if attr is not None:
+                record[attr] = value if event == "string" else None if event == "null" else _OTHER_VALUE
+                attr = None
+        elif depth == 1:  # an item of a list member
+            if event == "start_map":
+                record = {}
+                records.append(record)
+            elif event != "end_array":
+                records.append(None)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                yield key, records
+
+
 class _Ids:
     """Expands the prefixed names of PROV-JSON ids so that two spellings of one id agree."""
 
@@ -129,18 +191,20 @@ def _first_pass(path: Path) -> tuple[dict[str, str], set[str]]:
     partial: set[str] = set()
     prefixes: dict[str, str] = {}
     with path.open("rb") as stream:
-        for section, members in _sections(stream):
+        for section, parser in _sections(stream):
             if section == "prefix":
-                prefixes = {str(k): str(v) for k, v in members}
+                prefixes = {str(k): str(v) for k, v in _members(parser, section)}
             elif section == "bundle":
                 # Bundles bring their own prefixes and share ids with the document around them.
                 raise NotStreamable("a document with bundles is read whole")
             elif section in ELEMENT_SECTIONS:
-                for key, value in members:
-                    counts[key] += len(value) if isinstance(value, list) else 1
+                for key, records in _records(parser, section):
+                    counts[key] += len(records)
             elif section in RELATION_ENDS:
-                for _key, value in members:
-                    for pair in _ends(section, value):
+                ends = RELATION_ENDS[section]
+                for _key, records in _records(parser, section, ends):
+                    for record in records:
+                        pair = [record.get(end) if record is not None else None for end in ends]
                         if None in pair:
                             partial.update(p for p in pair if isinstance(p, str))
             else:
@@ -186,13 +250,20 @@ def stream_graph(path: Path, *, chunk_records: int = 5_000,
     """
     if in_child is None:
         in_child = path.stat().st_size >= CHILD_ABOVE_BYTES
-    prefixes, shared = _first_pass(path)
-    jobs = ((prefixes, chunk) for chunk in _chunks(path, prefixes, shared, chunk_records))
+    jobs = _jobs(path, chunk_records)
+    # In a child, the first pass runs on the thread that feeds it, while the child starts up.
     graphs = (mapped_in_child(f"{__name__}:_to_graph", jobs) if in_child
               else (_to_graph(*job) for job in jobs))
     for elements, relations in graphs:
         yield from elements
         yield from relations
+
+
+def _jobs(path: Path, chunk_records: int) -> Iterator[tuple[dict[str, str], dict[str, dict[str, Any]]]]:
+    """Both passes: the prefixes with each chunk of records to map."""
+    prefixes, shared = _first_pass(path)
+    for chunk in _chunks(path, prefixes, shared, chunk_records):
+        yield prefixes, chunk
 
 
 def _chunks(path: Path, prefixes: dict[str, str], shared: set[str],
@@ -204,7 +275,8 @@ def _chunks(path: Path, prefixes: dict[str, str], shared: set[str],
     held: dict[str, dict[str, Any]] = {}
     size = 0
     with path.open("rb") as stream:
-        for section, members in _sections(stream):
+        for section, parser in _sections(stream):
+            members = _members(parser, section)
             if section == "prefix":
                 for _ in members:
                     pass

@@ -20,7 +20,7 @@ from lineagegraph.errors import InputError
 from lineagegraph.export import select_import_run, to_prov_document
 from lineagegraph.importers.base import run_import
 from lineagegraph.importers.prov import ProvImporter
-from lineagegraph.importers.provjson_stream import NotStreamable, stream_graph
+from lineagegraph.importers.provjson_stream import NotStreamable, _first_pass, stream_graph
 from lineagegraph.model import Element, Relation
 from lineagegraph.provcodec import document_to_graph
 from lineagegraph.store import GraphStore
@@ -93,6 +93,57 @@ def test_records_about_one_id_in_different_chunks_still_make_one_node(tmp_path: 
     assert canonical(streamed) == canonical(whole(path) or [])
     [node_a] = [i for i in streamed if isinstance(i, Element) and i.id == "https://example.org/a"]
     assert node_a.properties().get("prov_partial"), "the one-ended generation stays on its entity"
+
+
+def held_ids_read_whole(doc: dict[str, Any]) -> set[str]:
+    """What the first pass must find, worked out from the parsed document: ids that more than
+    one record declares, and the ids named by relations with an end missing."""
+    declared: dict[str, int] = {}
+    held: set[str] = set()
+    for section in ("entity", "activity", "agent"):
+        for key, value in doc.get(section, {}).items():
+            declared[key] = declared.get(key, 0) + (len(value) if isinstance(value, list) else 1)
+    for section, ends in (("used", ("prov:activity", "prov:entity")),
+                          ("wasGeneratedBy", ("prov:entity", "prov:activity"))):
+        for value in doc.get(section, {}).values():
+            for record in value if isinstance(value, list) else [value]:
+                pair = [record.get(end) if isinstance(record, dict) else None for end in ends]
+                if None in pair:
+                    held.update(p for p in pair if isinstance(p, str))
+    ids = {key for key, n in declared.items() if n > 1} | held
+    return {"https://example.org/" + ident.partition(":")[2] for ident in ids}
+
+
+def test_the_first_pass_finds_every_id_that_must_be_mapped_together(tmp_path: Path) -> None:
+    # The first pass reads records without building them: lists of records under one key, a
+    # member that is not an object, ends that are null or objects, and attribute values that
+    # nest the names of ends must all be read as the parsed document says.
+    doc = {
+        "prefix": {"ex": "https://example.org/"},
+        "entity": {
+            "ex:twice": [{"prov:label": "one"}, {"prov:label": "two"}],
+            "ex:once": [{"ex:inner": {"prov:entity": "ex:decoy", "list": [1, {"prov:entity": "ex:decoy2"}]}}],
+            "ex:none": [],
+            "ex:plain": {"ex:nested": [[{"prov:activity": "ex:decoy3"}]]},
+            "ex:scalar": "not a record",
+        },
+        "activity": {"ex:run": {}, "ex:twice": {}},
+        "used": {
+            "_:u1": {"prov:activity": "ex:run", "prov:entity": "ex:plain"},
+            "_:u2": {"prov:activity": "ex:run", "prov:entity": None},
+            "_:u3": [{"prov:activity": "ex:half"}, "odd", ["odder"],
+                     {"prov:activity": "ex:run", "prov:entity": "ex:once"}],
+            "_:u4": {"prov:activity": {"$": "ex:run"}, "ex:note": {"prov:entity": "ex:decoy4"}},
+        },
+        "wasGeneratedBy": {"_:g": {"prov:entity": "ex:gen", "ex:x": [{"prov:activity": "ex:decoy5"}]}},
+    }
+    path = tmp_path / "doc.json"
+    path.write_text(json.dumps(doc))
+    prefixes, held = _first_pass(path)
+    assert prefixes == {"ex": "https://example.org/"}
+    assert held == held_ids_read_whole(doc)
+    assert {"https://example.org/twice", "https://example.org/half", "https://example.org/gen"} <= held
+    assert not any("decoy" in ident for ident in held)
 
 
 @pytest.mark.integration
