@@ -109,6 +109,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LINEAGEGRAPH_MAX_INPUT_BYTES", "max_input_bytes"),
         description="Input files larger than this are refused before parsing.",
     )
+    text_indexes: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("LINEAGEGRAPH_TEXT_INDEXES", "text_indexes"),
+        description="Keep the Lucene-backed indexes for ad-hoc substring and full-text searches of "
+                    "element ids and labels (no lineagegraph query needs them; every write pays for them).",
+    )
     redaction_rules: Path | None = Field(
         default=None,
         validation_alias=AliasChoices("LINEAGEGRAPH_REDACTION_RULES", "redaction_rules"),

@@ -58,9 +58,16 @@ SCHEMA_STATEMENTS: tuple[str, ...] = (
     "CREATE INDEX import_run_source IF NOT EXISTS FOR (r:ImportRun) ON (r.source)",
     "CREATE INDEX import_run_input IF NOT EXISTS FOR (r:ImportRun) ON (r.input)",
     "CREATE INDEX import_run_read IF NOT EXISTS FOR (r:ImportRun) ON (r.input_read)",
-    "CREATE TEXT INDEX element_id_text IF NOT EXISTS FOR (n:Element) ON (n.id)",
-    "CREATE FULLTEXT INDEX element_search IF NOT EXISTS FOR (n:Element) ON EACH [n.label, n.id]",
 )
+
+# Lucene-backed indexes for substring and word searches typed in Neo4j Browser. No query of the
+# library uses them (the search template tests substrings of lower-cased text, which no index
+# serves), and keeping them up to date took about an eighth of the server's CPU during an import:
+# made only with the `text_indexes` setting, and dropped without it.
+TEXT_INDEXES: dict[str, str] = {
+    "element_id_text": "CREATE TEXT INDEX element_id_text IF NOT EXISTS FOR (n:Element) ON (n.id)",
+    "element_search": "CREATE FULLTEXT INDEX element_search IF NOT EXISTS FOR (n:Element) ON EACH [n.label, n.id]",
+}
 
 @contextmanager
 def _write_errors(source: str) -> Iterator[None]:
@@ -87,10 +94,11 @@ class GraphStore:
     """
 
     def __init__(self, driver: neo4j.Driver, database: str = "neo4j", *, batch_size: int = 5000,
-                 chunk_limits: ChunkLimits | None = None):
+                 chunk_limits: ChunkLimits | None = None, text_indexes: bool = False):
         self.driver = driver
         self.database = database
         self.chunk_limits = chunk_limits or ChunkLimits(batch=batch_size)
+        self.text_indexes = text_indexes
 
     @classmethod
     def connect(cls, settings: Settings | None = None, *, quiet: bool = False,
@@ -131,7 +139,8 @@ class GraphStore:
             driver.close()
             reason = " ".join(str(exc).split())[:300]
             raise ServerError(f"cannot reach Neo4j at {uri}: {reason}; is it running?") from exc
-        return cls(driver, settings.neo4j_database, batch_size=settings.batch_size)
+        return cls(driver, settings.neo4j_database, batch_size=settings.batch_size,
+                   text_indexes=settings.text_indexes)
 
     def close(self) -> None:
         self.driver.close()
@@ -159,10 +168,16 @@ class GraphStore:
         return [record.data() for record in records]
 
     def init_schema(self) -> list[str]:
-        """Create the constraints and indexes (idempotent). Returns the statements run."""
-        for statement in SCHEMA_STATEMENTS:
+        """Create the constraints and indexes (idempotent). Returns the statements run.
+
+        The text indexes (see ``TEXT_INDEXES``) are made when ``text_indexes`` is set, and dropped
+        when it is not.
+        """
+        statements = [*SCHEMA_STATEMENTS, *(
+            TEXT_INDEXES.values() if self.text_indexes else (f"DROP INDEX {name} IF EXISTS" for name in TEXT_INDEXES))]
+        for statement in statements:
             self.driver.execute_query(statement, database_=self.database)
-        return list(SCHEMA_STATEMENTS)
+        return statements
 
     def clear(self) -> None:
         """Delete every node and relationship (tests and benchmarks only)."""

@@ -18,6 +18,7 @@ from lineagegraph.model import (
     WasDerivedFrom,
     WasGeneratedBy,
 )
+from lineagegraph.settings import Settings
 from lineagegraph.store import GraphStore
 
 pytestmark = pytest.mark.integration
@@ -171,6 +172,25 @@ def test_schema_is_idempotent(store: GraphStore) -> None:
     assert {"element_id", "import_run_id"} <= names
     with pytest.raises(Exception, match="already exists"):
         store.write_query("CREATE (:Element {id: 'dup'}) CREATE (:Element {id: 'dup'})")
+
+
+def test_text_indexes_exist_only_with_their_setting(store: GraphStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def index_names() -> set[str]:
+        return {r["name"] for r in store.read("SHOW INDEXES YIELD name RETURN name")}
+
+    store.import_elements("test", "doc", [Entity(id="ex:train-data", label="training data")])
+    monkeypatch.setattr(store, "text_indexes", True)
+    store.init_schema()
+    assert {"element_id_text", "element_search"} <= index_names()
+    store.write_query("CALL db.awaitIndexes(60)")
+    found = store.read("CALL db.index.fulltext.queryNodes('element_search', 'training') YIELD node "
+                       "RETURN node.id AS id")
+    assert [row["id"] for row in found] == ["ex:train-data"]
+    monkeypatch.setattr(store, "text_indexes", False)
+    store.init_schema()
+    assert not {"element_id_text", "element_search"} & index_names()
+    monkeypatch.setenv("LINEAGEGRAPH_TEXT_INDEXES", "1")
+    assert Settings().text_indexes
 
 
 def test_require_ids_names_the_missing_ones(store: GraphStore) -> None:
