@@ -87,6 +87,10 @@ FOREACH (_ IN CASE WHEN overflow AND {v}.import_shared IS NULL THEN [1] ELSE [] 
 # How many sources an element's lists name before it counts as shared (see _TOUCH).
 MAX_TRACKED_SOURCES = 64
 
+# After a batch whose rows were mostly in the graph already, how many batches of its kind skip the
+# first-write statement (see ChunkedWriter._statement).
+FIRST_WRITE_PAUSE = 16
+
 # How many (node id, run) pairs of committed chunks a writer remembers to skip endpoint statements
 # (~160 MB at most); past that it forgets them all and starts again, costing only speed.
 MAX_REMEMBERED_NODES = 1_000_000
@@ -496,6 +500,10 @@ class ChunkedWriter:
         self._progress_lock = threading.Lock()  # chunks in flight report from their own threads
         self._chunk = _Chunk()
         self._in_flight = Background(self._limits.in_flight)
+        # Per statement kind (nodes: False, relationships: True), how many batches go on straight
+        # to the full statement (see _statement). Shared by the chunks in flight without a lock:
+        # a lost update costs one statement, never a wrong write.
+        self._skip_first_writes = {False: 0, True: 0}
         # (id, run) of nodes that committed chunks declared: a later chunk's relationships that end
         # there need no endpoint statement (see _plan). Bounded, forgotten when full. Read and
         # changed on the caller's thread only.
@@ -597,14 +605,22 @@ class ChunkedWriter:
         """Run ``query`` over merged rows, a batch at a time; add its counts to ``result`` (if given).
 
         With ``fresh``, each batch goes through that statement first, and only the rows it did
-        not create go through ``query``.
+        not create go through ``query``. A batch of rows mostly in the graph already (a re-import)
+        would pay for both: after one, the next ``FIRST_WRITE_PAUSE`` batches of its kind go
+        straight to ``query``, which writes new rows as well, only slower.
         """
         batch_size = self._limits.batch
+        skip = self._skip_first_writes
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
             expected = sum(len(row["counted"]) for row in batch)
-            if fresh is not None and result is not None:
+            if fresh is not None and result is not None and skip[relationships] > 0:
+                skip[relationships] -= 1
+            elif fresh is not None and result is not None:
+                sent = len(batch)
                 batch = self._first_writes(tx, fresh, batch, result, relationships)
+                if 2 * len(batch) > sent:
+                    skip[relationships] = FIRST_WRITE_PAUSE
             if batch:
                 self._run_counted(tx, query, batch, result, relationships, **params)
             if self._progress and result is not None:

@@ -184,6 +184,25 @@ def test_new_changed_unchanged_and_stub_rows_in_one_statement_each_count_and_rea
                                                                                          "stub"}
 
 
+def test_a_reimport_that_grows_counts_and_writes_its_new_rows_like_a_first_import(tiny: GraphStore) -> None:
+    # After batches of rows already in the graph, the writer sends the next batches straight to
+    # the full statement for a while; new rows arriving then are written and counted the same.
+    old = [Entity(id=f"old{i}", label=f"old {i}") for i in range(20)]
+    tiny.import_elements("test", "grows.json", old)
+    new = [Entity(id=f"new{i}", label=f"new {i}") for i in range(40)]
+    changed = Entity(id="old3", label="changed")
+    summary = tiny.import_elements("test", "grows.json", [*old[:3], changed, *old[4:], *new])
+    assert (summary.nodes.created, summary.nodes.updated, summary.nodes.unchanged) == (40, 1, 19)
+    rows = tiny.read("MATCH (n:Element) RETURN n.id AS id, n.label AS label, n.import_runs AS runs, "
+                     "n.created_by AS created_by")
+    assert len(rows) == 60
+    for row in rows:
+        assert row["runs"] == [summary.run_id], row
+        expected = "changed" if row["id"] == "old3" else row["id"].replace("old", "old ").replace("new", "new ")
+        assert row["label"] == expected
+        assert (row["created_by"] == summary.run_id) == row["id"].startswith("new")
+
+
 class ListImporter:
     name = "test-list"
 
