@@ -27,6 +27,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
+from types import GeneratorType
 from typing import Any, BinaryIO
 
 __all__ = ["mapped_in_child"]
@@ -35,7 +36,8 @@ _SERVE = "from lineagegraph.importers.mapworker import serve; serve()"
 
 
 def mapped_in_child(target: str, jobs: Iterable[tuple[Any, ...]]) -> Iterator[Any]:
-    """``target(*job)`` for each job, computed in a child process, yielded in order.
+    """``target(*job)`` for each job, computed in a child process, yielded in order; when
+    ``target`` is a generator function, each of the values it yields, as it yields them.
 
     ``jobs`` is consumed on a thread of its own (so reading the input overlaps the mapping too);
     an error it raises is raised here once the jobs before it have been yielded. Closing the
@@ -116,13 +118,20 @@ def serve() -> None:
         except EOFError:
             return
         try:
-            reply: tuple[str, Any] = ("ok", function(*job))
+            value = function(*job)
+            if isinstance(value, GeneratorType):
+                for item in value:  # each result as soon as it is made
+                    _reply(results, ("ok", item))
+            else:
+                _reply(results, ("ok", value))
         except Exception as exc:
-            reply = ("error", _portable(exc))
-        pickle.dump(reply, results, protocol=pickle.HIGHEST_PROTOCOL)
-        results.flush()
-        if reply[0] == "error":
+            _reply(results, ("error", _portable(exc)))
             return
+
+
+def _reply(results: BinaryIO, reply: tuple[str, Any]) -> None:
+    pickle.dump(reply, results, protocol=pickle.HIGHEST_PROTOCOL)
+    results.flush()
 
 
 def _portable(exc: Exception) -> Exception:

@@ -10,8 +10,9 @@ the file is read twice with ``ijson``, never whole:
 2. a second pass cuts the records into chunks of a few thousand, writes each chunk as a small
    PROV-JSON document with the same prefixes, and maps it with the very same code as the
    whole-document path, so the graph (and its exact PROV encoding) is identical. The records the
-   first pass set aside are mapped together at the end. The mapping runs in a child process
-   (:mod:`lineagegraph.importers.mapworker`), on another core than the reading and writing.
+   first pass set aside are mapped together at the end. For big files this pass, reading and
+   mapping, runs in a child process (:mod:`lineagegraph.importers.mapworker`), on another core
+   than the writing, which gets the models back.
 
 Memory grows with the set of identifiers (the first pass keeps a count per identifier) and the
 set-aside records, not with the file. A document with bundles (they bring prefixes of their own),
@@ -250,20 +251,28 @@ def stream_graph(path: Path, *, chunk_records: int = 5_000,
     """
     if in_child is None:
         in_child = path.stat().st_size >= CHILD_ABOVE_BYTES
-    jobs = _jobs(path, chunk_records)
-    # In a child, the first pass runs on the thread that feeds it, while the child starts up.
-    graphs = (mapped_in_child(f"{__name__}:_to_graph", jobs) if in_child
-              else (_to_graph(*job) for job in jobs))
+    if in_child:
+        # The first pass runs on the thread that feeds the child, while the child starts up; the
+        # child reads the file again itself (the second pass) and sends back only the models.
+        graphs = mapped_in_child(f"{__name__}:_mapped", _second_pass_job(path, chunk_records))
+    else:
+        prefixes, shared = _first_pass(path)
+        graphs = _mapped(str(path), prefixes, shared, chunk_records)
     for elements, relations in graphs:
         yield from elements
         yield from relations
 
 
-def _jobs(path: Path, chunk_records: int) -> Iterator[tuple[dict[str, str], dict[str, dict[str, Any]]]]:
-    """Both passes: the prefixes with each chunk of records to map."""
+def _second_pass_job(path: Path, chunk_records: int) -> Iterator[tuple[str, dict[str, str], set[str], int]]:
     prefixes, shared = _first_pass(path)
-    for chunk in _chunks(path, prefixes, shared, chunk_records):
-        yield prefixes, chunk
+    yield str(path), prefixes, shared, chunk_records
+
+
+def _mapped(path: str, prefixes: dict[str, str], shared: set[str],
+            chunk_records: int) -> Iterator[tuple[list[Element], list[Relation]]]:
+    """The second pass: each chunk of records mapped to models."""
+    for chunk in _chunks(Path(path), prefixes, shared, chunk_records):
+        yield _to_graph(prefixes, chunk)
 
 
 def _chunks(path: Path, prefixes: dict[str, str], shared: set[str],

@@ -39,6 +39,21 @@ def test_an_error_reading_the_jobs_comes_after_the_results_before_it() -> None:
     assert got == [2.0, 3.0]
 
 
+def square_roots(*numbers: float) -> Iterator[float]:
+    """A generator mapping (imported by the child from this module): a result per number as it goes."""
+    for n in numbers:
+        yield math.sqrt(n)
+
+
+def test_a_generator_mapping_sends_each_value_as_it_comes_and_its_error_after_them() -> None:
+    assert list(mapped_in_child("test_mapworker:square_roots", [(1.0, 4.0), (), (9.0,)])) == [1.0, 2.0, 3.0]
+    got = []
+    with pytest.raises(ValueError, match="math domain error"):
+        for value in mapped_in_child("test_mapworker:square_roots", [(4.0, 9.0, -1.0, 16.0), (25.0,)]):
+            got.append(value)
+    assert got == [2.0, 3.0]
+
+
 def test_stopping_early_stops_the_child() -> None:
     results = mapped_in_child("math:sqrt", ((float(n),) for n in range(10**9)))
     assert next(results) == 0.0
