@@ -39,6 +39,7 @@ from collections.abc import Callable, Hashable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 import neo4j
@@ -151,6 +152,7 @@ def _check_relation(rel_type: RelationType, start: ElementKind | None, end: Elem
         raise ValueError(f"end kinds outside the allow-list: {start!r}, {end!r}")
 
 
+@cache
 def _node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
     labels = _labels(kind, extra)
     conflict = f"CASE WHEN other <> [] THEN [row.id, other[0], $kind, {_fill(_OTHERS, 'n')}] END"
@@ -202,16 +204,19 @@ FOREACH (_ IN CASE WHEN fresh THEN [1] ELSE [] END |
 RETURN count(*) AS seen, collect(CASE WHEN NOT fresh THEN i END) AS rest"""
 
 
+@cache
 def _fresh_node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
     return _FRESH_NODE.format(labels=_labels(kind, extra))
 
 
+@cache
 def _fresh_relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> str:
     _check_relation(rel_type, start, end)
     return _FRESH_RELATION.format(rel_type=rel_type.value, wrong_start=_wrong_end("a", start),
                                   wrong_end=_wrong_end("b", end))
 
 
+@cache
 def _endpoint_query(kind: ElementKind | None) -> str:
     """Ends of relationships that their runs did not declare: made stubs if new, and touched."""
     if kind is not None and not isinstance(kind, ElementKind):
@@ -232,6 +237,7 @@ def _wrong_end(var: str, kind: ElementKind | None) -> str:
     return f"(NOT '{kind.value}' IN labels({var}) AND any(l IN labels({var}) WHERE l IN $kinds))"
 
 
+@cache
 def _relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> str:
     _check_relation(rel_type, start, end)
     ends = {var: f"[{var}.id, [l IN labels({var}) WHERE l IN $kinds][0], '{kind.value if kind else ''}', "
@@ -610,17 +616,18 @@ class ChunkedWriter:
         straight to ``query``, which writes new rows as well, only slower.
         """
         batch_size = self._limits.batch
-        skip = self._skip_first_writes
+        paused = self._skip_first_writes
         for start in range(0, len(rows), batch_size):
             batch = rows[start:start + batch_size]
             expected = sum(len(row["counted"]) for row in batch)
-            if fresh is not None and result is not None and skip[relationships] > 0:
-                skip[relationships] -= 1
-            elif fresh is not None and result is not None:
-                sent = len(batch)
-                batch = self._first_writes(tx, fresh, batch, result, relationships)
-                if 2 * len(batch) > sent:
-                    skip[relationships] = FIRST_WRITE_PAUSE
+            if fresh is not None and result is not None:
+                if paused[relationships] > 0:
+                    paused[relationships] -= 1
+                else:
+                    sent = len(batch)
+                    batch = self._first_writes(tx, fresh, batch, result, relationships)
+                    if 2 * len(batch) > sent:
+                        paused[relationships] = FIRST_WRITE_PAUSE
             if batch:
                 self._run_counted(tx, query, batch, result, relationships, **params)
             if self._progress and result is not None:
@@ -635,9 +642,9 @@ class ChunkedWriter:
         if record["seen"] != len(batch):  # a relationship whose end was not there: never silently dropped
             raise RuntimeError(f"the writer wrote {record['seen']} of {len(batch)} rows of a statement")
         rest: list[int] = record["rest"]
-        skip = set(rest)
+        not_created = set(rest)
         for i, row in enumerate(batch):
-            if i in skip:
+            if i in not_created:
                 continue
             first, *others = row["counted"]
             done = result.setdefault(first, _RunChunk())
