@@ -202,10 +202,8 @@ def _first_pass(path: Path) -> tuple[dict[str, str], set[str]]:
                 for key, records in _records(parser, section):
                     counts[key] += len(records)
             elif section in RELATION_ENDS:
-                ends = RELATION_ENDS[section]
-                for _key, records in _records(parser, section, ends):
-                    for record in records:
-                        pair = [record.get(end) if record is not None else None for end in ends]
+                for _key, records in _records(parser, section, RELATION_ENDS[section]):
+                    for pair in _ends(section, records):
                         if None in pair:
                             partial.update(p for p in pair if isinstance(p, str))
             else:
