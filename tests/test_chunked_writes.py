@@ -46,6 +46,14 @@ def graph_counts(store: GraphStore) -> tuple[int, int]:
     return row["n"], row["r"]
 
 
+def operators(plan: dict[str, object]) -> list[str]:
+    """A query plan's operators, each with its details (what it seeks or scans), depth first."""
+    children = plan.get("children") or []
+    assert isinstance(children, list)
+    return [f"{plan['operatorType']} {plan.get('args', {}).get('Details', '')}"] + [  # type: ignore[union-attr]
+        op for child in children for op in operators(child)]
+
+
 def run_record(store: GraphStore, run_id: str) -> dict[str, object]:
     return store.read("MATCH (r:ImportRun {id: $id}) RETURN r {.*} AS r", id=run_id)[0]["r"]
 
@@ -495,12 +503,6 @@ def test_run_bookkeeping_queries_seek_indexes_instead_of_scanning(store: GraphSt
     # every run ever imported holds: no label scan of ImportBatch or ImportRun in their plans.
     from lineagegraph import export, runs
 
-    def operators(plan: dict[str, object]) -> list[str]:
-        children = plan.get("children") or []
-        assert isinstance(children, list)
-        return [f"{plan['operatorType']} {plan.get('args', {}).get('Details', '')}"] + [  # type: ignore[union-attr]
-            op for child in children for op in operators(child)]
-
     params = {"run": "run-x", "runs": ["run-x"], "importer": "prov", "input": "/x.json", "digest": "d"}
     with store.driver.session(database=store.database) as session:
         for query in (runs.BATCH_SEQS, runs.DELETE_BATCHES, runs._UNCHANGED, export._RUN_NODES,
@@ -509,3 +511,29 @@ def test_run_bookkeeping_queries_seek_indexes_instead_of_scanning(store: GraphSt
             assert plan is not None
             scans = [op for op in operators(plan) if "Scan" in op and ("ImportBatch" in op or "ImportRun" in op)]
             assert not scans, (query, scans)
+
+
+def test_the_writers_statements_seek_even_when_planned_on_an_empty_graph(store: GraphStore) -> None:
+    # The writer asks Neo4j to keep a statement's first plan (PLAN_ONCE) instead of re-planning it
+    # as the graph grows: that is only right if the plan made for an empty graph, the usual start
+    # of a big import, already finds elements by their unique id and never scans.
+    from lineagegraph import model, writer
+
+    relation_types = [cls for cls in vars(model).values()
+                      if isinstance(cls, type) and issubclass(cls, Relation) and cls is not Relation]
+    assert len(relation_types) == len(model.RelationType)
+    statements = [writer._RUN_PROGRESS]
+    for kind in model.ElementKind:
+        statements += [writer._node_query(kind, ()), writer._fresh_node_query(kind, ()), writer._endpoint_query(kind)]
+    for cls in relation_types:
+        statements += [writer._relation_query(cls.type, cls.start_kind, cls.end_kind),
+                       writer._fresh_relation_query(cls.type, cls.start_kind, cls.end_kind)]
+    assert store.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
+    with store.driver.session(database=store.database) as session:
+        for query in statements:
+            summary = session.run(writer.PLAN_ONCE + "EXPLAIN " + query, rows=[], runs=[], kinds=writer.KIND_LABELS,
+                                  kind="Entity", max_sources=1, now=datetime.now(UTC)).consume()
+            assert summary.plan is not None
+            ops = operators(summary.plan)
+            assert not [op for op in ops if "Scan" in op], (query, ops)
+            assert any(op.startswith("NodeUniqueIndexSeek") for op in ops), (query, ops)
