@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lineagegraph.errors import InputError
-from lineagegraph.model import Element, Relation
+from lineagegraph.model import Element, GraphItem, Relation
 from lineagegraph.runs import InputRead, complete_read, skip_if_unchanged
 from lineagegraph.store import GraphStore, ImportSummary
 
@@ -68,7 +68,7 @@ class ImportUnit:
     source: str
     elements: Iterable[Element] = field(default_factory=list)
     relations: Iterable[Relation] = field(default_factory=list)
-    records: Iterable[Element | Relation] = ()
+    records: Iterable[GraphItem] = ()
 
     @property
     def size(self) -> int | None:
@@ -80,7 +80,7 @@ class ImportUnit:
             total += len(part)
         return total
 
-    def items(self) -> Iterator[Element | Relation]:
+    def items(self) -> Iterator[GraphItem]:
         yield from self.elements
         yield from self.relations
         yield from self.records

@@ -31,7 +31,7 @@ from lineagegraph.errors import InputError
 from lineagegraph.importers.base import ImportUnit
 from lineagegraph.importers.provjson_stream import NotStreamable, stream_graph
 from lineagegraph.importers.provrdf_stream import RDF_FORMATS, stream_rdf_graph
-from lineagegraph.model import Element, ElementKind, Relation
+from lineagegraph.model import Element, ElementKind, GraphItem, Relation
 from lineagegraph.process import paused_gc
 from lineagegraph.provcodec import IMPORT_FORMATS, document_to_graph, quiet_prov
 
@@ -363,7 +363,7 @@ STREAM_ABOVE_BYTES = {"json": 1024 * 1024, "rdf": 16 * 1024 * 1024}
 instead of parsed whole."""
 
 
-def _named_errors(records: Iterator[Element | Relation], source: str) -> Iterator[Element | Relation]:
+def _named_errors(records: Iterator[GraphItem], source: str) -> Iterator[GraphItem]:
     """Pass ``records`` on; any parse or mapping failure becomes an InputError naming ``source``."""
     try:
         yield from records
@@ -403,7 +403,7 @@ class ProvImporter:
         the forced format. Streamed or read whole, a file maps to the same graph."""
         return f"format={self.fmt or 'detected'}"
 
-    def _streamed(self, path: Path) -> Iterator[Element | Relation] | None:
+    def _streamed(self, path: Path) -> Iterator[GraphItem] | None:
         """The graph of a big PROV-JSON or RDF file as a stream, or None to read the file whole."""
         thresholds = (STREAM_ABOVE_BYTES if self.stream_above is None
                       else dict.fromkeys(STREAM_ABOVE_BYTES, self.stream_above))

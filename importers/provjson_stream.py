@@ -12,7 +12,8 @@ the file is read twice with ``ijson``, never whole:
    whole-document path, so the graph (and its exact PROV encoding) is identical. The records the
    first pass set aside are mapped together at the end. For big files this pass, reading and
    mapping, runs in a child process (:mod:`lineagegraph.importers.mapworker`), on another core
-   than the writing, which gets the models back.
+   than the writing, which gets back the models' rows (:class:`~lineagegraph.model.NodeRow`,
+   :class:`~lineagegraph.model.RelationshipRow`): what the writer stores, computed there.
 
 Memory grows with the set of identifiers (the first pass keeps a count per identifier) and the
 set-aside records, not with the file. A document with bundles (they bring prefixes of their own),
@@ -32,7 +33,7 @@ from prov.serializers.provjson import decode_json_document
 
 from lineagegraph.importers.mapworker import mapped_in_child
 from lineagegraph.importers.provjson_direct import direct_graph
-from lineagegraph.model import Element, Relation
+from lineagegraph.model import Element, NodeRow, Relation, RelationshipRow
 from lineagegraph.process import paused_gc
 from lineagegraph.provcodec import document_to_graph, quiet_prov
 
@@ -238,8 +239,8 @@ CHILD_ABOVE_BYTES = 4 * 1024 * 1024
 
 
 def stream_graph(path: Path, *, chunk_records: int = 5_000,
-                 in_child: bool | None = None) -> Iterator[Element | Relation]:
-    """The graph of the PROV-JSON file at ``path``, chunk by chunk (see the module docstring).
+                 in_child: bool | None = None) -> Iterator[NodeRow | RelationshipRow]:
+    """The graph of the PROV-JSON file at ``path`` as rows, chunk by chunk (see the module docstring).
 
     With ``in_child`` (by default, for files of ``CHILD_ABOVE_BYTES`` or more), the chunks are
     mapped in a child process while this one reads and writes on (see
@@ -256,9 +257,8 @@ def stream_graph(path: Path, *, chunk_records: int = 5_000,
     else:
         prefixes, shared = _first_pass(path)
         graphs = _mapped(str(path), prefixes, shared, chunk_records)
-    for elements, relations in graphs:
-        yield from elements
-        yield from relations
+    for rows in graphs:
+        yield from rows
 
 
 def _second_pass_job(path: Path, chunk_records: int) -> Iterator[tuple[str, dict[str, str], set[str], int]]:
@@ -267,10 +267,11 @@ def _second_pass_job(path: Path, chunk_records: int) -> Iterator[tuple[str, dict
 
 
 def _mapped(path: str, prefixes: dict[str, str], shared: set[str],
-            chunk_records: int) -> Iterator[tuple[list[Element], list[Relation]]]:
-    """The second pass: each chunk of records mapped to models."""
+            chunk_records: int) -> Iterator[list[NodeRow | RelationshipRow]]:
+    """The second pass: each chunk of records mapped to models, elements first, as rows."""
     for chunk in _chunks(Path(path), prefixes, shared, chunk_records):
-        yield _to_graph(prefixes, chunk)
+        elements, relations = _to_graph(prefixes, chunk)
+        yield [*(e.row() for e in elements), *(r.row() for r in relations)]
 
 
 def _chunks(path: Path, prefixes: dict[str, str], shared: set[str],

@@ -52,12 +52,12 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from lineagegraph.errors import ConfigError, InputError, KindConflictError, LineageGraphError, ServerError
-from lineagegraph.model import Element, ElementKind, Relation
+from lineagegraph.model import ElementKind, GraphItem, NodeRow, RelationshipRow, as_row
 from lineagegraph.runs import ImportSummary, InputRead, complete_read, finish_runs, new_run_id, start_runs
 from lineagegraph.server import LocalServer, admin_tool_command
 from lineagegraph.settings import Settings
 from lineagegraph.store import GraphStore
-from lineagegraph.writer import MAX_INDEXED_BYTES, ChunkLimits
+from lineagegraph.writer import ChunkLimits, check_indexed
 
 __all__ = ["BulkOutcome", "BulkSource", "DatabaseNotEmptyError", "bulk_load", "local_server"]
 
@@ -81,7 +81,7 @@ class UnitLike(Protocol):
 
     source: str
 
-    def items(self) -> Iterator[Element | Relation]: ...
+    def items(self) -> Iterator[GraphItem]: ...
 
 
 class BulkSource(Protocol):
@@ -348,7 +348,7 @@ class _Unit:
     """The ImportBatch slices, a JSON line each (on disk: they list every id the unit touched)."""
     nodes_created: int = 0
     relationships_created: int = 0
-    online: list[Element | Relation] = field(default_factory=list)
+    online: list[NodeRow | RelationshipRow] = field(default_factory=list)
     batches: int = 0
     _batch: dict[str, list[str]] = field(default_factory=dict)
     _batch_rows: int = 0
@@ -389,7 +389,7 @@ class _Pass:
         key = _HashTable.hash(ident)
         return key, self.ids.get(key)
 
-    def _online(self, unit: _Unit, item: Element | Relation) -> None:
+    def _online(self, unit: _Unit, item: NodeRow | RelationshipRow) -> None:
         self.online_rows += 1
         if self.online_rows > self.max_online:
             raise LineageGraphError(
@@ -398,16 +398,15 @@ class _Pass:
                 "Import these files online ('lineagegraph import ...'), or raise the limit (--max-online)")
         unit.online.append(item)
 
-    def add_unit(self, summary: ImportSummary, items: Iterable[Element | Relation]) -> _Unit:
+    def add_unit(self, summary: ImportSummary, items: Iterable[GraphItem]) -> _Unit:
         index = len(self.units)
         unit = _Unit(index, summary, datetime.now(UTC), self.root / f"batches-{index}.jsonl")
         for item in items:
-            if isinstance(item, Element):
-                self._element(unit, item)
-            elif isinstance(item, Relation):
-                self._relation(unit, item)
+            row = as_row(item)
+            if isinstance(row, NodeRow):
+                self._element(unit, row)
             else:
-                raise TypeError(f"not an Element or a Relation: {type(item).__name__}")
+                self._relation(unit, row)
         unit.close_batch()
         self.units.append(unit)
         return unit
@@ -416,12 +415,8 @@ class _Pass:
         run, source = unit.summary.run_id, unit.summary.source_key
         return [_quote(run), _quote(source), _quote(run)]
 
-    def _element(self, unit: _Unit, element: Element) -> None:
-        for name, value in (("id", element.id), ("label", element.label)):
-            if value is not None and len(value.encode("utf-8", "surrogatepass")) > MAX_INDEXED_BYTES:
-                raise InputError(f"the {name} of {element.kind.value} {value[:80]!r}... is "
-                                 f"{len(value.encode('utf-8', 'surrogatepass'))} bytes; at most "
-                                 f"{MAX_INDEXED_BYTES} can be indexed")
+    def _element(self, unit: _Unit, element: NodeRow) -> None:
+        check_indexed(element)
         kind = _KIND_CODE[element.kind]
         key, state = self._state(element.id)
         if state is not None:
@@ -429,8 +424,7 @@ class _Pass:
             if have and have != kind:
                 raise KindConflictError(f"one kind per id: {element.id!r} is already an {_KIND_OF_CODE[have].value}, "
                                         f"not an {element.kind.value}")
-        props = element.properties()
-        typed = _columns(props) if _string_ok(element.id) else None
+        typed = _columns(element.properties) if _string_ok(element.id) else None
         first_here = state is None or (not state & _DECLARED and state >> _OWNER_SHIFT == unit.index
                                        and not state & _IN_CSV)
         if typed is None or not first_here:
@@ -442,7 +436,7 @@ class _Pass:
             self.ids.put(key, (state & ~_KIND_MASK) | kind | _DECLARED)
             return
         columns, fields = typed
-        labels = ARRAY_DELIMITER.join(["Element", element.kind.value, *sorted(element.extra_labels)])
+        labels = ARRAY_DELIMITER.join(["Element", element.kind.value, *element.extra_labels])
         multiline = _multiline(element.id) or any(_multiline(f) for f in fields)
         self.files.write("nodes", [_quote(element.id), _quote(labels), *self._bookkeeping(unit)], columns, fields,
                          multiline)
@@ -454,7 +448,7 @@ class _Pass:
         # Ids first seen as a relation end (or declared online): a stub row unless declared in CSV.
         self._candidates.write(json.dumps([ident, unit.index], ensure_ascii=False) + "\n")
 
-    def _end(self, unit: _Unit, ident: str, want: ElementKind | None, relation: Relation) -> bool:
+    def _end(self, unit: _Unit, ident: str, want: ElementKind | None, relation: RelationshipRow) -> bool:
         """Record a relation end; True when this unit created it (so the relation may go to CSV)."""
         key, state = self._state(ident)
         if state is None:
@@ -464,29 +458,29 @@ class _Pass:
         have = state & _KIND_MASK
         if want is not None and have and have != _KIND_CODE[want]:
             raise KindConflictError(
-                f"one kind per id: {relation.type.value}({relation.start}, {relation.end}) needs {ident!r} to be an "
+                f"one kind per id: {relation.relation.type.value}({relation.start}, {relation.end}) needs {ident!r} "
+                "to be an "
                 f"{want.value}, but it is an {_KIND_OF_CODE[have].value}")
         return state >> _OWNER_SHIFT == unit.index and _string_ok(ident)
 
-    def _relation(self, unit: _Unit, relation: Relation) -> None:
-        start, end = relation.start, relation.end
-        own_start = self._end(unit, start, relation.start_kind, relation)
-        own_end = self._end(unit, end, relation.end_kind, relation)
-        rkey = relation.key()
-        hashed = _HashTable.hash("\x00".join((relation.type.value, start, end, rkey)))
+    def _relation(self, unit: _Unit, relation: RelationshipRow) -> None:
+        start, end, rkey, rtype = relation.start, relation.end, relation.key, relation.relation.type.value
+        own_start = self._end(unit, start, relation.relation.start_kind, relation)
+        own_end = self._end(unit, end, relation.relation.end_kind, relation)
+        hashed = _HashTable.hash("\x00".join((rtype, start, end, rkey)))
         new = self.relations.get(hashed) is None
         if new:
             self.relations.put(hashed, 1)
-        typed = _columns(relation.properties()) if _string_ok(rkey) else None
+        typed = _columns(relation.properties) if _string_ok(rkey) else None
         if not (new and own_start and own_end and typed is not None):
             self._online(unit, relation)
             return
         columns, fields = typed
         multiline = any(_multiline(t) for t in (start, end, rkey, *fields))
-        self.files.write("rels", [_quote(start), _quote(end), relation.type.value, _quote(rkey),
+        self.files.write("rels", [_quote(start), _quote(end), rtype, _quote(rkey),
                                   *self._bookkeeping(unit)], columns, fields, multiline)
         unit.relationships_created += 1
-        unit.touched("rel", rel_types=relation.type.value, rel_starts=start, rel_ends=end, rel_keys=rkey)
+        unit.touched("rel", rel_types=rtype, rel_starts=start, rel_ends=end, rel_keys=rkey)
 
     def finish(self) -> None:
         """Write the stub rows: ids a relation named (or declared online) that no CSV row declares."""
@@ -601,8 +595,7 @@ def _csv_pass(importer: BulkSource, sources: Sequence[str], root: Path, runs: di
             continue
 
 
-def _counted(items: Iterator[Element | Relation], progress: Callable[[int], None] | None
-             ) -> Iterator[Element | Relation]:
+def _counted(items: Iterator[GraphItem], progress: Callable[[int], None] | None) -> Iterator[GraphItem]:
     if progress is None:
         yield from items
         return

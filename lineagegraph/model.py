@@ -5,7 +5,10 @@ Every node carries the shared label ``Element`` plus exactly one kind label (``E
 effect to the cause, as PROV draws them. The enums here are the allow-lists: no label or
 relationship type ever reaches Cypher text from anywhere else.
 
-Importers build these models; :class:`lineagegraph.store.GraphWriter` turns them into rows.
+Importers build these models; the writers (:mod:`lineagegraph.writer`, :mod:`lineagegraph.bulk`)
+store each as its *row* (:class:`NodeRow`, :class:`RelationshipRow`): what the graph keeps of it,
+secrets redacted. An importer that maps in another process sends rows rather than models (see
+:meth:`Element.row`); the writers take either.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import json
 from datetime import datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,9 +35,12 @@ __all__ = [
     "Element",
     "ElementKind",
     "Entity",
+    "GraphItem",
     "HadMember",
+    "NodeRow",
     "Relation",
     "RelationType",
+    "RelationshipRow",
     "SpecializationOf",
     "Used",
     "WasAssociatedWith",
@@ -46,6 +52,7 @@ __all__ = [
     "WasInformedBy",
     "WasInvalidatedBy",
     "WasStartedBy",
+    "as_row",
     "stable_key",
     "to_property",
 ]
@@ -145,6 +152,10 @@ class Element(_Model):
             props[key] = to_property(redact(key, value))
         return {k: v for k, v in props.items() if v is not None}
 
+    def row(self) -> NodeRow:
+        """What the graph keeps of this element (computed once: see :class:`NodeRow`)."""
+        return NodeRow(self.kind, tuple(sorted(self.extra_labels)), self.id, self.properties())
+
 
 @cache
 def _fields_but(cls: type[BaseModel], *excluded: str) -> tuple[str, ...]:
@@ -227,6 +238,34 @@ class Relation(_Model):
         if self.id:
             props["prov_id"] = self.id
         return {k: v for k, v in props.items() if v is not None}
+
+    def row(self) -> RelationshipRow:
+        """What the graph keeps of this relation (computed once: see :class:`RelationshipRow`)."""
+        return RelationshipRow(type(self), self.start, self.end, self.key(), self.properties())
+
+
+class NodeRow(NamedTuple):
+    """An element as the writers store it: labels, id and properties (secrets redacted).
+
+    Made by :meth:`Element.row`. A plain tuple, so that an importer mapping in a child process
+    sends it back for a third of what pickling the model costs, and the process that writes
+    does not compute the properties again.
+    """
+
+    kind: ElementKind
+    extra_labels: tuple[str, ...]  # sorted
+    id: str
+    properties: dict[str, Any]
+
+
+class RelationshipRow(NamedTuple):
+    """A relation as the writers store it (made by :meth:`Relation.row`; see :class:`NodeRow`)."""
+
+    relation: type[Relation]  # its type and the kinds its ends must have
+    start: str
+    end: str
+    key: str
+    properties: dict[str, Any]
 
 
 @cache
@@ -396,3 +435,16 @@ RELATION_MODELS: dict[RelationType, type[Relation]] = {
         HadMember, WasInfluencedBy,
     )
 }
+
+
+GraphItem = Element | Relation | NodeRow | RelationshipRow
+"""What importers hand the writers: models, or the rows made of them."""
+
+
+def as_row(item: GraphItem) -> NodeRow | RelationshipRow:
+    """``item``'s row; raises :class:`TypeError` for anything that is not a graph item."""
+    if isinstance(item, NodeRow | RelationshipRow):
+        return item
+    if isinstance(item, Element | Relation):
+        return item.row()
+    raise TypeError(f"not an Element or a Relation: {type(item).__name__}")

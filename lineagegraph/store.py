@@ -26,7 +26,7 @@ import neo4j
 from neo4j import GraphDatabase
 
 from lineagegraph.errors import ConfigError, InputError, NotFoundError, ServerError
-from lineagegraph.model import Element, Relation
+from lineagegraph.model import GraphItem, Relation
 from lineagegraph.process import rare_collections
 from lineagegraph.runs import (
     ImportSummary,
@@ -207,7 +207,7 @@ class GraphStore:
         summary.status = "ok"
         finish_run(self, summary)
 
-    def write(self, summary: ImportSummary, elements: Iterable[Element | Relation],
+    def write(self, summary: ImportSummary, elements: Iterable[GraphItem],
               relations: Iterable[Relation] = (), *,
               progress: Callable[[int], None] | None = None) -> ImportSummary:
         """Stream elements and relations (in any order) into ``summary``'s run, chunk by chunk.
@@ -226,7 +226,7 @@ class GraphStore:
             writer.write(chain(elements, relations))
         return summary
 
-    def import_elements(self, importer: str, source: str, elements: Iterable[Element | Relation],
+    def import_elements(self, importer: str, source: str, elements: Iterable[GraphItem],
                         relations: Iterable[Relation] = (), *,
                         progress: Callable[[int], None] | None = None,
                         read: InputRead | None = None) -> ImportSummary:
@@ -235,7 +235,7 @@ class GraphStore:
             self.write(summary, elements, relations, progress=progress)
         return summary
 
-    def import_units(self, importer: str, units: Iterable[tuple[str, Iterable[Element | Relation]]]
+    def import_units(self, importer: str, units: Iterable[tuple[str, Iterable[GraphItem]]]
                      ) -> list[ImportSummary]:
         """Import many small units, each its own import run, sharing chunked transactions.
 
@@ -247,7 +247,7 @@ class GraphStore:
         source. Returns the summaries in the order of ``units``.
         """
         summaries: dict[str, ImportSummary] = {}
-        pending: list[tuple[ImportSummary, list[Element | Relation]]] = []
+        pending: list[tuple[ImportSummary, list[GraphItem]]] = []
         pending_rows = 0
 
         def committed(run: str, nodes: Counts, rels: Counts) -> None:
@@ -258,7 +258,7 @@ class GraphStore:
         # A batch is written on a worker thread while the caller maps the next one's units.
         in_flight = Background()
 
-        def write_batch(batch: list[tuple[ImportSummary, list[Element | Relation]]]) -> None:
+        def write_batch(batch: list[tuple[ImportSummary, list[GraphItem]]]) -> None:
             start_runs(self, [s for s, _ in batch])
             try:
                 with _write_errors(batch[0][0].source):

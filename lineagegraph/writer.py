@@ -46,7 +46,7 @@ import neo4j
 from neo4j import ManagedTransaction
 
 from lineagegraph.errors import InputError, KindConflictError
-from lineagegraph.model import EXTRA_LABELS, Element, ElementKind, Relation, RelationType
+from lineagegraph.model import EXTRA_LABELS, ElementKind, GraphItem, NodeRow, Relation, RelationType, as_row
 from lineagegraph.process import rare_collections
 
 __all__ = ["Background", "ChunkLimits", "ChunkedWriter", "Counts"]
@@ -329,11 +329,14 @@ class ChunkLimits:
 MAX_INDEXED_BYTES = 4096
 
 
-def _check_indexed(element: Element) -> None:
-    for name, value in (("id", element.id), ("label", element.label)):
-        if value is not None and len(value.encode()) > MAX_INDEXED_BYTES:
-            raise InputError(f"the {name} of {element.kind.value} {value[:80]!r}... is {len(value.encode())} bytes; "
-                             f"at most {MAX_INDEXED_BYTES} can be indexed")
+def check_indexed(node: NodeRow) -> None:
+    """Refuse a node whose id or label is too long for Neo4j's range index, naming it."""
+    label = node.properties.get("label")
+    for name, value in (("id", node.id), ("label", label if isinstance(label, str) else None)):
+        if value is not None and len(value.encode("utf-8", "surrogatepass")) > MAX_INDEXED_BYTES:
+            raise InputError(f"the {name} of {node.kind.value} {value[:80]!r}... is "
+                             f"{len(value.encode('utf-8', 'surrogatepass'))} bytes; at most {MAX_INDEXED_BYTES} "
+                             "can be indexed")
 
 
 def _size(value: Any) -> int:
@@ -523,30 +526,27 @@ class ChunkedWriter:
         # changed on the caller's thread only.
         self._committed: set[tuple[str, str]] = set()
 
-    def add(self, item: Element | Relation, *, run: str | None = None, source: str | None = None) -> None:
+    def add(self, item: GraphItem, *, run: str | None = None, source: str | None = None) -> None:
         run, source = run or self._run, source or self._source
         if run is None or source is None:
             raise ValueError("every row needs an import run and its source key")
         chunk = self._chunk
-        if isinstance(item, Element):
-            _check_indexed(item)
-            props, times = _split_times(item.properties())
-            chunk.nodes[(item.kind, tuple(sorted(item.extra_labels)))].append(
-                {"id": item.id, "props": props, "times": times, "run": run, "source": source})
-            chunk.bytes += _row_bytes(item.id, props) + _row_bytes("", times)
-        elif isinstance(item, Relation):
-            props, times = _split_times(item.properties())
-            key = item.key()
-            chunk.relations[type(item)].append({"start": item.start, "end": item.end, "key": key, "props": props,
-                                                "times": times, "run": run, "source": source})
-            chunk.bytes += _row_bytes(item.start + item.end + key, props) + _row_bytes("", times)
+        row = as_row(item)
+        props, times = _split_times(row.properties)
+        if isinstance(row, NodeRow):
+            check_indexed(row)
+            chunk.nodes[(row.kind, row.extra_labels)].append(
+                {"id": row.id, "props": props, "times": times, "run": run, "source": source})
+            chunk.bytes += _row_bytes(row.id, props) + _row_bytes("", times)
         else:
-            raise TypeError(f"not an Element or a Relation: {type(item).__name__}")
+            chunk.relations[row.relation].append({"start": row.start, "end": row.end, "key": row.key,
+                                                  "props": props, "times": times, "run": run, "source": source})
+            chunk.bytes += _row_bytes(row.start + row.end + row.key, props) + _row_bytes("", times)
         chunk.rows += 1
         if chunk.rows >= self._limits.rows or chunk.bytes >= self._limits.bytes:
             self._submit()
 
-    def write(self, items: Iterable[Element | Relation]) -> None:
+    def write(self, items: Iterable[GraphItem]) -> None:
         """Add every item and flush; on any error, wait for the chunks in flight before raising."""
         try:
             with rare_collections():
