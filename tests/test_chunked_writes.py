@@ -519,13 +519,10 @@ def test_the_writers_statements_seek_even_when_planned_on_an_empty_graph(store: 
     # of a big import, already finds elements by their unique id and never scans.
     from lineagegraph import model, writer
 
-    relation_types = [cls for cls in vars(model).values()
-                      if isinstance(cls, type) and issubclass(cls, Relation) and cls is not Relation]
-    assert len(relation_types) == len(model.RelationType)
     statements = [writer._RUN_PROGRESS]
     for kind in model.ElementKind:
         statements += [writer._node_query(kind, ()), writer._fresh_node_query(kind, ()), writer._endpoint_query(kind)]
-    for cls in relation_types:
+    for cls in model.RELATION_MODELS.values():
         statements += [writer._relation_query(cls.type, cls.start_kind, cls.end_kind),
                        writer._fresh_relation_query(cls.type, cls.start_kind, cls.end_kind)]
     assert store.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
