@@ -39,7 +39,7 @@ from collections.abc import Callable, Hashable, Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import neo4j
@@ -179,13 +179,11 @@ _FRESH_NODE = """
 UNWIND range(0, size($rows) - 1) AS i
 WITH i, $rows[i] AS row
 MERGE (n:Element {{id: row.id}})
-  ON CREATE SET n.created_by = row.counted[0]
-WITH i, n, row, n.created_by = row.counted[0] AND n.import_runs IS NULL AS fresh
+  ON CREATE SET n.created_by = {run}
+WITH i, n, row, n.created_by = {run} AND n.import_runs IS NULL AS fresh
 FOREACH (_ IN CASE WHEN fresh THEN [1] ELSE [] END |
-  SET n:{labels}, n += row.props, n.import_runs = row.runs[..$max_sources],
-      n.import_sources = row.sources[..$max_sources]
-  FOREACH (k IN keys(row.times) | SET n[k] = datetime(row.times[k]))
-  FOREACH (_ IN CASE WHEN size(row.sources) > $max_sources THEN [1] ELSE [] END | SET n.import_shared = true))
+  SET n:{labels}, n += row.props, n.import_runs = {runs}, n.import_sources = {sources}
+  FOREACH (k IN keys(row.times) | SET n[k] = datetime(row.times[k])){shared})
 RETURN count(*) AS seen, collect(CASE WHEN NOT fresh THEN i END) AS rest"""
 
 _FRESH_RELATION = """
@@ -194,26 +192,49 @@ WITH i, $rows[i] AS row
 MATCH (a:Element {{id: row.start}})
 MATCH (b:Element {{id: row.end}})
 MERGE (a)-[r:{rel_type} {{key: row.key}}]->(b)
-  ON CREATE SET r.created_by = row.counted[0]
-WITH i, r, row, r.created_by = row.counted[0] AND r.import_runs IS NULL
+  ON CREATE SET r.created_by = {run}
+WITH i, r, row, r.created_by = {run} AND r.import_runs IS NULL
      AND NOT ({wrong_start} OR {wrong_end}) AS fresh
 FOREACH (_ IN CASE WHEN fresh THEN [1] ELSE [] END |
-  SET r += row.props, r.import_runs = row.runs[..$max_sources], r.import_sources = row.sources[..$max_sources]
-  FOREACH (k IN keys(row.times) | SET r[k] = datetime(row.times[k]))
-  FOREACH (_ IN CASE WHEN size(row.sources) > $max_sources THEN [1] ELSE [] END | SET r.import_shared = true))
+  SET r += row.props, r.import_runs = {runs}, r.import_sources = {sources}
+  FOREACH (k IN keys(row.times) | SET r[k] = datetime(row.times[k])){shared})
 RETURN count(*) AS seen, collect(CASE WHEN NOT fresh THEN i END) AS rest"""
 
+# Where a first-write statement reads the row's run, the newest run per source and the sources:
+# from each row, or, when every row of the batch is one run's alone (an import of one file), from
+# `$run` and `$source`, sent once. The rows then leave out their three lists: fewer values for the
+# server to decode and hold per row (a 200k-record import: server CPU 12.0 -> 11.0 s, wall
+# 14.7 -> 14.1 s, means of five runs).
+_PER_ROW = {"run": "row.counted[0]", "runs": "row.runs[..$max_sources]", "sources": "row.sources[..$max_sources]",
+            "shared": "\n  FOREACH (_ IN CASE WHEN size(row.sources) > $max_sources THEN [1] ELSE [] END | "
+                      "SET {v}.import_shared = true)"}
+_ONE_RUN = {"run": "$run", "runs": "[$run]", "sources": "[$source]", "shared": ""}
+_RUN_FIELDS = frozenset({"counted", "runs", "sources"})
+
 
 @cache
-def _fresh_node_query(kind: ElementKind, extra: tuple[str, ...]) -> str:
-    return _FRESH_NODE.format(labels=_labels(kind, extra))
+def _fresh_node_query(kind: ElementKind, extra: tuple[str, ...], one_run: bool) -> str:
+    fields = _ONE_RUN if one_run else _PER_ROW
+    return _FRESH_NODE.format(labels=_labels(kind, extra), **fields).replace("{v}", "n")
 
 
 @cache
-def _fresh_relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None) -> str:
+def _fresh_relation_query(rel_type: RelationType, start: ElementKind | None, end: ElementKind | None,
+                          one_run: bool) -> str:
     _check_relation(rel_type, start, end)
+    fields = _ONE_RUN if one_run else _PER_ROW
     return _FRESH_RELATION.format(rel_type=rel_type.value, wrong_start=_wrong_end("a", start),
-                                  wrong_end=_wrong_end("b", end))
+                                  wrong_end=_wrong_end("b", end), **fields).replace("{v}", "r")
+
+
+def _one_run(batch: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The run and source of every row of ``batch``, if each row is that one run's alone."""
+    first = batch[0]
+    run, source = first["counted"][0], first["sources"][0]
+    for row in batch:
+        if len(row["counted"]) != 1 or row["counted"][0] != run or row["sources"][0] != source:
+            return None
+    return run, source
 
 
 @cache
@@ -615,11 +636,12 @@ class ChunkedWriter:
 
     def _statement(self, tx: ManagedTransaction, query: str, rows: list[dict[str, Any]],
                    result: dict[str, _RunChunk] | None, relationships: bool = False, *,
-                   fresh: str | None = None, **params: Any) -> None:
+                   fresh: Callable[[bool], str] | None = None, **params: Any) -> None:
         """Run ``query`` over merged rows, a batch at a time; add its counts to ``result`` (if given).
 
-        With ``fresh``, each batch goes through that statement first, and only the rows it did
-        not create go through ``query``. A batch of rows mostly in the graph already (a re-import)
+        With ``fresh`` (the first-write statement's text, given whether the batch is one run's
+        alone), each batch goes through that statement first, and only the rows it did not create
+        go through ``query``. A batch of rows mostly in the graph already (a re-import)
         would pay for both: after one, the next ``FIRST_WRITE_PAUSE`` batches of its kind go
         straight to ``query``, which writes new rows as well, only slower.
         """
@@ -642,11 +664,17 @@ class ChunkedWriter:
                 with self._progress_lock:
                     self._progress(expected)
 
-    def _first_writes(self, tx: ManagedTransaction, query: str, batch: list[dict[str, Any]],
+    def _first_writes(self, tx: ManagedTransaction, fresh: Callable[[bool], str], batch: list[dict[str, Any]],
                       result: dict[str, _RunChunk], relationships: bool) -> list[dict[str, Any]]:
         """Run a first-write statement over ``batch``, count what it created; return the other rows."""
-        record = tx.run(PLAN_ONCE + query, rows=_Rows(batch), kinds=KIND_LABELS,
-                        max_sources=MAX_TRACKED_SOURCES).single(strict=True)
+        one_run = _one_run(batch)
+        if one_run is None:
+            record = tx.run(PLAN_ONCE + fresh(False), rows=_Rows(batch), kinds=KIND_LABELS,
+                            max_sources=MAX_TRACKED_SOURCES).single(strict=True)
+        else:
+            rows = _Rows({k: v for k, v in row.items() if k not in _RUN_FIELDS} for row in batch)
+            record = tx.run(PLAN_ONCE + fresh(True), rows=rows, kinds=KIND_LABELS, run=one_run[0],
+                            source=one_run[1]).single(strict=True)
         if record["seen"] != len(batch):  # a relationship whose end was not there: never silently dropped
             raise RuntimeError(f"the writer wrote {record['seen']} of {len(batch)} rows of a statement")
         rest: list[int] = record["rest"]
@@ -687,7 +715,7 @@ class ChunkedWriter:
         for (kind, extra), rows in chunk.nodes.items():
             for layer in _merged(rows, lambda row: row["id"]):
                 self._statement(tx, _node_query(kind, extra), layer, result, kind=kind.value,
-                                fresh=_fresh_node_query(kind, extra))
+                                fresh=partial(_fresh_node_query, kind, extra))
             for row in rows:
                 result[row["run"]].node_ids.append(row["id"])
         for end_kind, rows in ends.items():
@@ -696,7 +724,7 @@ class ChunkedWriter:
         for cls, rows in chunk.relations.items():
             for layer in _merged(rows, lambda row: (row["start"], row["end"], row["key"])):
                 self._statement(tx, _relation_query(cls.type, cls.start_kind, cls.end_kind), layer, result, True,
-                                fresh=_fresh_relation_query(cls.type, cls.start_kind, cls.end_kind))
+                                fresh=partial(_fresh_relation_query, cls.type, cls.start_kind, cls.end_kind))
             for row in rows:
                 done = result[row["run"]]
                 done.rel_types.append(cls.type.value)

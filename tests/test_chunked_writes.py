@@ -521,15 +521,18 @@ def test_the_writers_statements_seek_even_when_planned_on_an_empty_graph(store: 
 
     statements = [writer._RUN_PROGRESS]
     for kind in model.ElementKind:
-        statements += [writer._node_query(kind, ()), writer._fresh_node_query(kind, ()), writer._endpoint_query(kind)]
+        statements += [writer._node_query(kind, ()), writer._endpoint_query(kind),
+                       *(writer._fresh_node_query(kind, (), one_run) for one_run in (False, True))]
     for cls in model.RELATION_MODELS.values():
         statements += [writer._relation_query(cls.type, cls.start_kind, cls.end_kind),
-                       writer._fresh_relation_query(cls.type, cls.start_kind, cls.end_kind)]
+                       *(writer._fresh_relation_query(cls.type, cls.start_kind, cls.end_kind, one_run)
+                         for one_run in (False, True))]
     assert store.read("MATCH (n) RETURN count(n) AS n")[0]["n"] == 0
     with store.driver.session(database=store.database) as session:
         for query in statements:
             summary = session.run(writer.PLAN_ONCE + "EXPLAIN " + query, rows=[], runs=[], kinds=writer.KIND_LABELS,
-                                  kind="Entity", max_sources=1, now=datetime.now(UTC)).consume()
+                                  kind="Entity", max_sources=1, now=datetime.now(UTC), run="r",
+                                  source="s").consume()
             assert summary.plan is not None
             ops = operators(summary.plan)
             assert not [op for op in ops if "Scan" in op], (query, ops)
