@@ -12,7 +12,8 @@ the same input:
   unit declares (kind label from the relation that first named them, as online);
 * relationships of the allow-listed types with their ``key``, properties and the same bookkeeping;
 * one ``ImportRun`` per unit with true counts and status, and ``ImportBatch`` nodes listing what
-  each 20,000-row slice touched, so ``lineagegraph imports remove RUN`` works as for any run.
+  each slice of a chunk's size (``ChunkLimits.rows``) touched, so ``lineagegraph imports remove
+  RUN`` works as for any run.
 
 How the online semantics are kept without holding the graph in memory: a compact table (64-bit
 hashes of ids in open addressing arrays, a few bits of state each: kind label, in the CSV,
@@ -636,7 +637,7 @@ def _record(store: GraphStore, unit: _Unit) -> None:
         with unit.batch_file.open(encoding="utf-8") as lines:
             for seq, line in enumerate(lines, start=1):
                 pending.append({"seq": seq, **json.loads(line)})
-                if len(pending) == 5:  # a few slices per transaction: each lists up to 20,000 ids
+                if len(pending) == 5:  # a few slices per transaction: each lists up to a chunk's ids
                     send(pending, first)
                     pending, first = [], False
     if pending or first:
