@@ -282,8 +282,8 @@ WITH row, created, updated, conflict
 # Sent before every statement of the writer. Their plans do not depend on the graph's size (seeks
 # on the unique id, an expand between two nodes found that way, one ImportRun by its id), yet
 # Neo4j planned them again whenever its statistics moved, which an import into a growing graph
-# does all the time: 10-12 re-plans per 200k records, 5-10 % of the server's CPU. A test checks
-# that the plans made on an empty graph (the ones kept) seek.
+# does all the time: 3-12 re-plans per 200k records, ~8 % of the server's CPU. A test checks that
+# the plans made on an empty graph (the ones kept) seek.
 PLAN_ONCE = "CYPHER replan=skip "
 
 
