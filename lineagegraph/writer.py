@@ -215,7 +215,7 @@ _RUN_FIELDS = frozenset({"counted", "runs", "sources"})
 @cache
 def _fresh_node_query(kind: ElementKind, extra: tuple[str, ...], one_run: bool) -> str:
     fields = _ONE_RUN if one_run else _PER_ROW
-    return _FRESH_NODE.format(labels=_labels(kind, extra), **fields).replace("{v}", "n")
+    return _fill(_FRESH_NODE.format(labels=_labels(kind, extra), **fields), "n")
 
 
 @cache
@@ -223,8 +223,8 @@ def _fresh_relation_query(rel_type: RelationType, start: ElementKind | None, end
                           one_run: bool) -> str:
     _check_relation(rel_type, start, end)
     fields = _ONE_RUN if one_run else _PER_ROW
-    return _FRESH_RELATION.format(rel_type=rel_type.value, wrong_start=_wrong_end("a", start),
-                                  wrong_end=_wrong_end("b", end), **fields).replace("{v}", "r")
+    return _fill(_FRESH_RELATION.format(rel_type=rel_type.value, wrong_start=_wrong_end("a", start),
+                                        wrong_end=_wrong_end("b", end), **fields), "r")
 
 
 def _one_run(batch: list[dict[str, Any]]) -> tuple[str, str] | None:
@@ -285,6 +285,11 @@ WITH row, created, updated, conflict
 # does all the time: 3-12 re-plans per 200k records, ~8 % of the server's CPU. A test checks that
 # the plans made on an empty graph (the ones kept) seek.
 PLAN_ONCE = "CYPHER replan=skip "
+
+
+def _run(tx: ManagedTransaction, query: str, **params: Any) -> neo4j.Result:
+    """Run one of the writer's statements (each goes through here, so each keeps its plan)."""
+    return tx.run(PLAN_ONCE + query, **params)
 
 
 # What a chunk's transaction records besides the graph: the run's running counts and heartbeat,
@@ -671,13 +676,13 @@ class ChunkedWriter:
                       result: dict[str, _RunChunk], relationships: bool) -> list[dict[str, Any]]:
         """Run a first-write statement over ``batch``, count what it created; return the other rows."""
         one_run = _one_run(batch)
+        params: dict[str, Any]
         if one_run is None:
-            record = tx.run(PLAN_ONCE + fresh(False), rows=_Rows(batch), kinds=KIND_LABELS,
-                            max_sources=MAX_TRACKED_SOURCES).single(strict=True)
+            rows, params = batch, {"max_sources": MAX_TRACKED_SOURCES}
         else:
-            rows = _Rows({k: v for k, v in row.items() if k not in _RUN_FIELDS} for row in batch)
-            record = tx.run(PLAN_ONCE + fresh(True), rows=rows, kinds=KIND_LABELS, run=one_run[0],
-                            source=one_run[1]).single(strict=True)
+            rows = [{k: v for k, v in row.items() if k not in _RUN_FIELDS} for row in batch]
+            params = {"run": one_run[0], "source": one_run[1]}
+        record = _run(tx, fresh(one_run is not None), rows=_Rows(rows), kinds=KIND_LABELS, **params).single(strict=True)
         if record["seen"] != len(batch):  # a relationship whose end was not there: never silently dropped
             raise RuntimeError(f"the writer wrote {record['seen']} of {len(batch)} rows of a statement")
         rest: list[int] = record["rest"]
@@ -695,8 +700,7 @@ class ChunkedWriter:
 
     def _run_counted(self, tx: ManagedTransaction, query: str, batch: list[dict[str, Any]],
                      result: dict[str, _RunChunk] | None, relationships: bool, **params: Any) -> None:
-        records = tx.run(PLAN_ONCE + query, rows=_Rows(batch), kinds=KIND_LABELS, max_sources=MAX_TRACKED_SOURCES,
-                         **params)
+        records = _run(tx, query, rows=_Rows(batch), kinds=KIND_LABELS, max_sources=MAX_TRACKED_SOURCES, **params)
         if result is None:
             records.consume()
             return
@@ -734,8 +738,8 @@ class ChunkedWriter:
                 done.rel_starts.append(row["start"])
                 done.rel_ends.append(row["end"])
                 done.rel_keys.append(row["key"])
-        tx.run(PLAN_ONCE + _RUN_PROGRESS, runs=_Rows(done.row(run) for run, done in result.items()),
-               now=datetime.now(UTC)).consume()
+        _run(tx, _RUN_PROGRESS, runs=_Rows(done.row(run) for run, done in result.items()),
+             now=datetime.now(UTC)).consume()
         return result
 
 
