@@ -252,7 +252,7 @@ def stream_graph(path: Path, *, chunk_records: int = 5_000,
         in_child = path.stat().st_size >= CHILD_ABOVE_BYTES
     if in_child:
         # The first pass runs on the thread that feeds the child, while the child starts up; the
-        # child reads the file again itself (the second pass) and sends back only the models.
+        # child reads the file again itself (the second pass) and sends back only the rows.
         graphs = mapped_in_child(f"{__name__}:_mapped", _second_pass_job(path, chunk_records))
     else:
         prefixes, shared = _first_pass(path)

@@ -459,9 +459,8 @@ class _Pass:
         have = state & _KIND_MASK
         if want is not None and have and have != _KIND_CODE[want]:
             raise KindConflictError(
-                f"one kind per id: {relation.relation.type.value}({relation.start}, {relation.end}) needs {ident!r} "
-                "to be an "
-                f"{want.value}, but it is an {_KIND_OF_CODE[have].value}")
+                f"one kind per id: {relation.relation.type.value}({relation.start}, {relation.end}) needs "
+                f"{ident!r} to be an {want.value}, but it is an {_KIND_OF_CODE[have].value}")
         return state >> _OWNER_SHIFT == unit.index and _string_ok(ident)
 
     def _relation(self, unit: _Unit, relation: RelationshipRow) -> None:
